@@ -13,7 +13,29 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it (filled in as modules land)
 _LAZY = {
+    # faces and alignment (Notebook 02)
+    "sample_faces": "dfdnet_lite.data",
+    "sample_split": "dfdnet_lite.data",
+    "demo_photos": "dfdnet_lite.data",
+    "FaceFolder": "dfdnet_lite.data",
+    "read_image": "dfdnet_lite.files",
+    "align_photo": "dfdnet_lite.align",
+    "part_boxes": "dfdnet_lite.align",
+    "FaceCrop": "dfdnet_lite.align",
+    "paste_back": "dfdnet_lite.pasteback",
+    # degradation (Notebook 03)
+    "degrade": "dfdnet_lite.degrade",
+    "DegradeConfig": "dfdnet_lite.degrade",
+    # the network (Notebooks 04-07)
+    "VGGEncoder": "dfdnet_lite.encoder",
+    "ComponentDictionary": "dfdnet_lite.dictionary",
+    "load_dictionary": "dfdnet_lite.dictionary",
+    "DFDNet": "dfdnet_lite.model",
+    "DFDNetConfig": "dfdnet_lite.model",
     "load_official": "dfdnet_lite.official",
+    # metrics (Notebook 10)
+    "psnr": "dfdnet_lite.metrics",
+    "ssim": "dfdnet_lite.metrics",
 }
 
 __all__ = ["PARTS", "SCALES", "CHANNELS", "PART_SIZES_512", "FACE_SIZE", "resolve_device", *_LAZY]

@@ -30,3 +30,10 @@ def test_each_subcommand_has_help(name):
 
 def test_no_subcommand_prints_help_and_fails():
     assert main([]) == 2
+
+
+def test_every_lazy_public_name_resolves():
+    import dfdnet_lite
+
+    for name in dfdnet_lite.__all__:
+        assert getattr(dfdnet_lite, name) is not None, name
