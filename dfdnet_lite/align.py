@@ -174,7 +174,7 @@ def _probe_smaller(small: np.ndarray, out: Detections) -> None:
     if len(boxes):
         side = int(round((boxes[0, 2] - boxes[0, 0] + 1) / out.scale))
         out.note = (f"face too small: {len(boxes)} face(s) of about {side} px found only with "
-                    f"--upsample {up}; {out.detector} at upsample {out.upsample} needs about "
+                    f"upsample={up} (--upsample {up} on the command line); {out.detector} at upsample {out.upsample} needs about "
                     f"{out.min_face_px:.0f} px")
         out.too_small += [(tuple(int(v) for v in np.round(b / out.scale)), out.note) for b in boxes]
 

@@ -85,7 +85,7 @@ class DegradeParams:
     blur_sigma: float = 0.0  # Gaussian only
     motion_source: str = ""  # "generated" or the official file name, e.g. "m_05.mat"
     scale: float = 1.0
-    low_res: tuple[int, int] = (0, 0)  # (h, w) after downsampling
+    low_res: tuple[int, int] = (0, 0)  # (h, w) after downsampling; equals `size` when not downsampled
     noise_sigma: float = 0.0
     jpeg_quality: int = 0
     kernel: "np.ndarray | None" = field(default=None, repr=False, compare=False)
@@ -169,11 +169,12 @@ def sample_params(config: DegradeConfig, size: tuple[int, int], rng: np.random.G
     applied = []
     if config.jitter > 0:  # ColorJitter: factors uniform in [1 - j, 1 + j], applied in a random order
         p.jitter = tuple(round(float(f), 4) for f in rng.uniform(1 - config.jitter, 1 + config.jitter, 3))
-        p.jitter_order = tuple(np.array(["brightness", "contrast", "saturation"])[rng.permutation(3)])
+        p.jitter_order = tuple(str(n) for n in np.array(["brightness", "contrast", "saturation"])[rng.permutation(3)])
         applied.append("jitter")
     if rng.random() < config.p_blur:
         _sample_blur(p, config, rng)
         applied.append("blur")
+    p.low_res = tuple(size)
     if rng.random() < config.p_down:
         p.scale = _grid(rng, *config.scale, 0.1)
         p.low_res = (max(int(size[0] / p.scale), 1), max(int(size[1] / p.scale), 1))
