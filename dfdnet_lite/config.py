@@ -9,7 +9,8 @@ import os
 
 #: Facial components, in the order used by the official code and by every part-box tensor.
 PARTS: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth")
-#: Side of the VGG feature maps for a 512 x 512 input (relu2_2, relu3_4, relu4_4, relu5_4).
+#: Side of the VGG feature maps for a 512 x 512 input: relu2_2, relu3_4, relu4_4 and conv5_4
+#: (before its ReLU), as the official split of vgg19().features leaves them.
 SCALES: tuple[int, ...] = (256, 128, 64, 32)
 #: Channels of the feature map at each scale.
 CHANNELS: dict[int, int] = {256: 128, 128: 256, 64: 512, 32: 512}
