@@ -84,7 +84,7 @@ def torch_kmeans(x, k: int, seed: int = 0, max_iter: int = 100, tol: float = 1e-
     check_k(len(x), k)
     gen = torch.Generator().manual_seed(seed)
     c = _kmeans_pp(x, k, gen, batch)
-    prev_inertia, n_iter = float("inf"), 0
+    prev_inertia, n_iter = None, 0
     for n_iter in range(1, max_iter + 1):
         labels, d2 = _assign(x, c, batch)
         sums = torch.zeros_like(c).index_add_(0, labels, x)
@@ -94,8 +94,9 @@ def torch_kmeans(x, k: int, seed: int = 0, max_iter: int = 100, tol: float = 1e-
         if empty.any():  # repair: move each empty centre onto the sample farthest from its centre
             far = torch.topk(d2, int(empty.sum())).indices
             c[empty] = x[far]
-        inertia = float(d2.sum())
-        if not empty.any() and prev_inertia - inertia <= tol * max(prev_inertia, 1e-12):
+        inertia = float(d2.sum())  # of the assignment made with the previous centres
+        converged = prev_inertia is not None and prev_inertia - inertia <= tol * max(prev_inertia, 1e-12)
+        if converged and not empty.any():
             break
         prev_inertia = inertia
     labels, d2 = _assign(x, c, batch)

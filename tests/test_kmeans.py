@@ -53,3 +53,15 @@ def test_torch_kmeans_is_seeded_and_repairs_empty_clusters():
 def test_fewer_samples_than_k_is_a_clear_error():
     with pytest.raises(ValueError, match=r"only 5 samples for K=8 clusters: use --k 1 or fewer"):
         kmeans(np.zeros((5, 3), np.float32), 8)
+
+
+def test_torch_kmeans_iterates_until_converged():
+    # overlapping clusters: one Lloyd step after k-means++ is not enough to converge
+    _, x, _ = _mixture(k=8, d=16, per=60, spread=0.8, seed=5)
+    res = torch_kmeans(x, 8, seed=0)
+    ref = sklearn_kmeans(x, 8, seed=0)
+    assert res.n_iter > 2
+    assert res.inertia <= ref.inertia * 1.03
+    # a converged solution is a fixed point: the centres are the means of their members
+    means = np.stack([x[res.labels == j].mean(0) for j in range(8)])
+    np.testing.assert_allclose(res.centers, means, atol=1e-3)
