@@ -33,6 +33,9 @@ _LAZY = {
     "DFDNet": "dfdnet_lite.model",
     "DFDNetConfig": "dfdnet_lite.model",
     "load_official": "dfdnet_lite.official",
+    # whole photos (Notebook 11)
+    "load_generator": "dfdnet_lite.restore",
+    "restore_photo": "dfdnet_lite.restore",
     # metrics (Notebook 10)
     "psnr": "dfdnet_lite.metrics",
     "ssim": "dfdnet_lite.metrics",

@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "align": ("align", "detect every face in photos, 68 landmarks, align to the 512 template, part boxes"),
     "degrade": ("degrade", "degrade a folder of faces with the paper's model (presets x4, x8, mixed)"),
     "build-dictionary": ("build_dictionary", "build the component dictionaries (VGG features, RoIAlign crops, K-means)"),
+    "restore": ("restore", "restore every face of whole photos: align, DFDNet in batches, paste back"),
 }
 
 

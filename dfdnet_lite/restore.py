@@ -1,0 +1,226 @@
+"""Whole photos: align every face, restore them in batches, paste them back (Sec. 4; Notebook 11).
+
+`load_generator` turns weights on disk into a DFDNet in eval mode: the official release
+(`python data_scripts/download_official.py`) or a checkpoint of our own training. There is no
+silent fallback to random weights: `random_generator` exists for demos and tests and says so.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+OWN_FORMAT = "dfdnet-lite-generator"  # the "format" tag of our training checkpoint
+OFFICIAL_GENERATOR = Path("checkpoints/facefh_dictionary/latest_net_G.pth")  # inside the release folder
+OFFICIAL_DICTIONARY = Path("DictionaryCenter512")
+HOW_TO_GET_WEIGHTS = (
+    "get the official weights with `python data_scripts/download_official.py --out weights/official` and pass "
+    f"--checkpoint weights/official/{OFFICIAL_GENERATOR.as_posix()} --dictionary weights/official/{OFFICIAL_DICTIONARY}, "
+    "or train your own with `dfdnet-lite train ... -o OUT` and pass --checkpoint OUT/checkpoint.pt "
+    "(--random-weights runs an UNTRAINED net, for demos and tests only)"
+)
+UNTRAINED = "UNTRAINED: random weights, the output is not a restoration"
+
+
+@dataclass
+class RestoreResult:
+    """One photo through the whole pipeline, every stage kept for plots and reports (Notebook 11)."""
+
+    photo: np.ndarray  # (H, W, 3) uint8 input
+    crops: list  # FaceCrop per face, largest first
+    restored: list  # (512, 512, 3) uint8 restored face per crop
+    final: np.ndarray  # (H * upscale, W * upscale, 3) uint8 photo with every face pasted back
+    upscale: int = 1
+    timings: dict = field(default_factory=dict)  # stage -> seconds (detect, align, restore, paste)
+    notes: list = field(default_factory=list)  # one line per problem: no face, too-small faces, poor fits
+    faces_found: int = 0  # faces the detector saw, too-small ones included
+
+    @property
+    def seconds(self) -> float:
+        """Total wall time of the stages (Notebook 11)."""
+        return float(sum(self.timings.values()))
+
+
+# -- weights ---------------------------------------------------------------------------------
+
+
+def _is_official(state: dict) -> bool:
+    """True for a state dict in the official UNetDictFace key names (VggExtract.*, le_256.*, MSDilate.*)."""
+    keys = [k[len("module."):] if k.startswith("module.") else k for k in state]
+    return any(k.startswith(("VggExtract.", "MSDilate.", "le_256.", "mo_32.")) for k in keys)
+
+
+def _official_dictionary_dir(checkpoint: Path) -> "Path | None":
+    """The release's DictionaryCenter512 next to checkpoints/facefh_dictionary/latest_net_G.pth, if there."""
+    for parent in checkpoint.resolve().parents:
+        if (parent / OFFICIAL_DICTIONARY).is_dir():
+            return parent / OFFICIAL_DICTIONARY
+    return None
+
+
+def _load_own(payload: dict, checkpoint: Path, dictionary):
+    """DFDNet from our training checkpoint (format in `load_generator`'s docstring)."""
+    from dataclasses import fields
+
+    from .dictionary import load_dictionary
+    from .model import DFDNet, DFDNetConfig
+
+    known = {f.name for f in fields(DFDNetConfig)}
+    config = {k: v for k, v in dict(payload.get("config") or {}).items() if k in known}
+    if "dilations" in config:
+        config["dilations"] = tuple(config["dilations"])
+    config["vgg_weights"] = False  # the encoder's weights are in the state dict
+    cfg = DFDNetConfig(**config)
+    dict_path = dictionary or payload.get("dictionary")
+    if cfg.use_dictionary and not dict_path:
+        raise ValueError(f"{checkpoint} names no dictionary: pass --dictionary (the file or folder it was trained with)")
+    if cfg.use_dictionary:
+        dict_path = Path(dict_path)
+        if not dict_path.is_absolute() and not dict_path.exists():
+            dict_path = checkpoint.parent / dict_path  # stored relative to the checkpoint's folder
+    net = DFDNet(cfg, load_dictionary(dict_path) if cfg.use_dictionary else None)
+    net.load_state_dict(payload["generator"])
+    return net
+
+
+def load_generator(checkpoint=None, dictionary=None, official_dictionary_dir=None, device="cpu"):
+    """DFDNet in eval mode from the official release or our own checkpoint (Notebook 11, "Weights").
+
+    Official: `checkpoint` is `latest_net_G.pth` (a plain UNetDictFace state dict, recognised by
+    its keys VggExtract.*, le_256.*, ...); the 16 `.npy` dictionaries come from
+    `official_dictionary_dir` or `dictionary` or, failing both, the release's DictionaryCenter512.
+    Ours (`OUT/checkpoint.pt` of `dfdnet-lite train`), a torch.save'd dict loadable with
+    weights_only=True: {"format": "dfdnet-lite-generator", "generator": DFDNet.state_dict(),
+    "config": dataclasses.asdict(DFDNetConfig), "dictionary": path of the dictionary file or
+    official folder it was trained with (absolute, or relative to the checkpoint's folder),
+    optional "step", "epoch", ...}. `dictionary` overrides the stored path. Missing files raise
+    FileNotFoundError with the command that downloads or trains them.
+    """
+    import torch
+
+    if checkpoint is None:
+        raise FileNotFoundError(f"no trained weights are available yet (no checkpoint given): {HOW_TO_GET_WEIGHTS}")
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"checkpoint {checkpoint} not found: {HOW_TO_GET_WEIGHTS}")
+    for path in (dictionary, official_dictionary_dir):
+        if path is not None and not Path(path).exists():
+            raise FileNotFoundError(f"dictionary {path} not found: {HOW_TO_GET_WEIGHTS}")
+    payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict):
+        raise ValueError(f"{checkpoint} holds a {type(payload).__name__}, not a state dict or checkpoint dict")
+    if "generator" in payload:
+        net = _load_own(payload, checkpoint, dictionary)
+    elif _is_official(payload):
+        from .official import load_official
+
+        folder = official_dictionary_dir or dictionary or _official_dictionary_dir(checkpoint)
+        if folder is None:
+            raise FileNotFoundError(f"{checkpoint} is the official generator, but no {OFFICIAL_DICTIONARY} folder was "
+                                    f"given or found beside it: {HOW_TO_GET_WEIGHTS}")
+        net = load_official(checkpoint, folder)
+    else:
+        raise ValueError(f"{checkpoint} is neither an official DFDNet checkpoint (keys VggExtract.*, le_256.*) nor a "
+                         f"{OWN_FORMAT} checkpoint (keys generator, config, dictionary); first keys: {list(payload)[:5]}")
+    return net.to(device).eval()
+
+
+def random_generator(ngf: int = 64, k: int = 8, seed: int = 0, device="cpu"):
+    """An UNTRAINED DFDNet (random weights, random dictionary) for demos, tests and speed runs (Notebook 11)."""
+    import torch
+
+    from .dictionary import ComponentDictionary
+    from .model import DFDNet, DFDNetConfig
+
+    torch.manual_seed(seed)
+    return DFDNet(DFDNetConfig(ngf=ngf, vgg_weights=False), ComponentDictionary.random(k=k, seed=seed)).to(device).eval()
+
+
+# -- faces -----------------------------------------------------------------------------------
+
+
+def _autocast(device, dtype):
+    """bf16/fp16 autocast on the device, or a no-op context for fp32."""
+    import contextlib
+
+    import torch
+
+    if dtype in (None, torch.float32):
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def restore_faces(net, crops: list, batch_size: int = 4, device=None, dtype=None,
+                  channels_last: bool = True) -> list[np.ndarray]:
+    """Restored (512, 512, 3) uint8 faces of aligned FaceCrops, `batch_size` at a time (Notebook 11, "Batches").
+
+    `dtype` torch.bfloat16 runs under autocast; `channels_last` sets the input's memory format
+    only (the net is not modified), which lets oneDNN pick its faster NHWC kernels on CPU.
+    """
+    import torch
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    device = torch.device(device) if device is not None else next(net.parameters()).device
+    out: list[np.ndarray] = []
+    for start in range(0, len(crops), batch_size):
+        chunk = crops[start:start + batch_size]
+        faces = np.stack([c.face for c in chunk])  # (B, 512, 512, 3) uint8
+        lq = torch.from_numpy(faces).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1  # (B, 3, 512, 512) in [-1, 1]
+        if channels_last:
+            lq = lq.contiguous(memory_format=torch.channels_last)
+        boxes = torch.as_tensor(np.stack([c.boxes for c in chunk]), dtype=torch.float32, device=device)  # (B, 4, 4)
+        with torch.no_grad(), _autocast(device, dtype):
+            restored = net(lq, boxes)  # (B, 3, 512, 512) in [-1, 1]
+        pixels = ((restored.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        out += list(pixels.permute(0, 2, 3, 1).cpu().numpy())
+    return out
+
+
+def _notes(found, crops: list, max_fit_rms: float) -> list[str]:
+    """One line per face left out (too small) or aligned poorly."""
+    notes = [f"face at {list(rect)} not restored: {reason}" for rect, reason in found.too_small]
+    notes += [f"face {c.index} at {list(c.rect)}: 5-point fit RMS {c.fit_rms:.1f} px at 512 (above "
+              f"{max_fit_rms:.0f}: profile or occluded face, alignment may be poor)" for c in crops if c.fit_rms > max_fit_rms]
+    return notes
+
+
+def restore_photo(net, photo: np.ndarray, upscale: int = 1, batch_size: int = 4, device=None, dtype=None,
+                  detector: str = "hog", upsample: int = 1, source: "str | None" = None,
+                  max_fit_rms: float = 20.0) -> RestoreResult:
+    """Every face of a photo aligned, restored in batches and pasted back at `upscale` (Notebook 11)."""
+    from . import align
+    from .pasteback import paste_back
+
+    timings = {}
+    t = time.perf_counter()
+    found = align.detect_faces(photo, detector, upsample)
+    timings["detect"], t = time.perf_counter() - t, time.perf_counter()
+    crops = align.align_photo(photo, source=source, detections=found) if len(found.rects) else []
+    timings["align"], t = time.perf_counter() - t, time.perf_counter()
+    restored = restore_faces(net, crops, batch_size, device, dtype)
+    timings["restore"], t = time.perf_counter() - t, time.perf_counter()
+    final = paste_back(photo, list(zip(crops, restored)), upscale)  # no faces: the plain bicubic upscale
+    timings["paste"] = time.perf_counter() - t
+    notes = ([found.note] if not crops and found.note else []) + _notes(found, crops, max_fit_rms)
+    return RestoreResult(photo, crops, restored, final, int(upscale), timings, notes,
+                         len(found.rects) + len(found.too_small))
+
+
+def compare_figure(result: RestoreResult, untrained: bool = False) -> np.ndarray:
+    """Input (bicubic to the output size) beside the restored photo, labelled, as one uint8 image (Notebook 11)."""
+    import cv2
+    from PIL import Image, ImageDraw
+
+    h, w = result.final.shape[:2]
+    before = cv2.resize(result.photo, (w, h), interpolation=cv2.INTER_CUBIC) if result.upscale > 1 else result.photo
+    gap, band = 8, 24
+    canvas = np.full((h + band, 2 * w + gap, 3), 255, np.uint8)
+    canvas[band:, :w], canvas[band:, w + gap:] = before, result.final
+    draw = ImageDraw.Draw(img := Image.fromarray(canvas))
+    draw.text((4, 6), "input" + (f" (bicubic x{result.upscale})" if result.upscale > 1 else ""), fill=(0, 0, 0))
+    label = f"restored: {len(result.restored)} face(s)" + (f" -- {UNTRAINED}" if untrained else "")
+    draw.text((w + gap + 4, 6), label, fill=(200, 0, 0) if untrained else (0, 0, 0))
+    return np.asarray(img)

@@ -1,0 +1,161 @@
+"""Whole-photo restoration (dfdnet_lite.restore, `dfdnet-lite restore`): every face, batches, paste-back, bad inputs."""
+import csv
+import dataclasses
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from dfdnet_lite import restore
+from dfdnet_lite.cli import main
+from dfdnet_lite.data import sample_faces
+from dfdnet_lite.dictionary import ComponentDictionary
+from dfdnet_lite.files import read_image
+from dfdnet_lite.model import DFDNet, DFDNetConfig
+from dfdnet_lite.pasteback import soft_mask
+
+
+def _face(i: int, scale: float = 1.5) -> np.ndarray:
+    return cv2.resize(read_image(sample_faces()[i]), None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+
+
+def two_face_photo() -> np.ndarray:
+    """Two CelebA sample faces (x1.5) side by side on a 400 x 640 grey canvas with a textured background."""
+    rng = np.random.default_rng(0)
+    canvas = rng.integers(60, 200, (400, 640, 3), dtype=np.uint8)
+    a, b = _face(0), _face(1)  # (327, 267, 3)
+    canvas[40:40 + a.shape[0], 20:20 + a.shape[1]] = a
+    canvas[40:40 + b.shape[0], 340:340 + b.shape[1]] = b
+    return canvas
+
+
+@pytest.fixture(scope="module")
+def net():
+    """A small random DFDNet (ngf=8, K=2, random VGG), its last conv x20 so that its output depends visibly on the face."""
+    net = restore.random_generator(ngf=8, k=2, seed=0)
+    with torch.no_grad():
+        net.head[4].weight.mul_(20)  # random weights give a near-constant output (faces differ by <= 2 levels)
+    return net
+
+
+@pytest.fixture(scope="module")
+def result(net):
+    return restore.restore_photo(net, two_face_photo(), batch_size=2)
+
+
+def test_every_face_is_restored_and_pasted_back(result):
+    photo, final = result.photo, result.final
+    assert len(result.crops) == 2 and len(result.restored) == 2 and result.faces_found == 2
+    assert final.shape == photo.shape and final.dtype == np.uint8
+    assert {c.rect[0] < 320 for c in result.crops} == {True, False}  # one face on each side
+    diff = np.abs(final.astype(int) - photo.astype(int)).sum(2)  # (H, W)
+    for crop in result.crops:
+        x1, y1, x2, y2 = crop.rect
+        assert diff[y1:y2, x1:x2].mean() > 10, f"face {crop.index} unchanged"
+    covered = sum(soft_mask(c, photo.shape[:2]) for c in result.crops)
+    outside = covered == 0
+    assert outside.mean() > 0.3  # most of the canvas lies outside both masks
+    np.testing.assert_array_equal(final[outside], photo[outside])
+    assert set(result.timings) == {"detect", "align", "restore", "paste"} and result.seconds > 0
+    assert result.notes == []
+
+
+def test_batch_size_does_not_change_the_faces(net, result):
+    one_by_one = restore.restore_faces(net, result.crops, batch_size=1)
+    for a, b in zip(one_by_one, result.restored):
+        assert a.shape == (512, 512, 3) and a.dtype == np.uint8
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1  # rounding of float noise only
+    # the two faces' outputs differ by more than that tolerance, so a mixed-up batch would be caught
+    assert np.abs(result.restored[0].astype(int) - result.restored[1].astype(int)).max() > 5
+
+
+def test_photo_without_a_face_is_upscaled_with_a_note(net):
+    photo = np.random.default_rng(1).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    res = restore.restore_photo(net, photo, upscale=2)
+    assert res.crops == [] and res.restored == [] and res.faces_found == 0
+    assert res.final.shape == (240, 320, 3)
+    np.testing.assert_array_equal(res.final, cv2.resize(photo, (320, 240), interpolation=cv2.INTER_CUBIC))
+    assert len(res.notes) == 1 and "no face found" in res.notes[0]
+
+
+@pytest.fixture
+def photo_dir(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good = np.full((360, 340, 3), 120, np.uint8)
+    good[16:16 + 327, 36:36 + 267] = _face(4)
+    cv2.imwrite(str(folder / "good.png"), good[..., ::-1])
+    (folder / "notes.jpg").write_text("not an image")
+    cv2.imwrite(str(folder / "cut.jpg"), good[..., ::-1])
+    data = (folder / "cut.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(data[: len(data) // 2])
+    return folder
+
+
+def test_cli_restores_good_photos_and_names_each_bad_one(net, photo_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(restore, "random_generator", lambda **kw: net)  # the small net instead of ngf=64
+    out = tmp_path / "out"
+    code = main(["restore", str(photo_dir), "-o", str(out), "--random-weights", "--upscale", "2", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "WARNING: --random-weights" in err and (out / "UNTRAINED_RANDOM_WEIGHTS.txt").is_file()
+    bad_lines = [line for line in err.splitlines() if str(photo_dir) in line]
+    assert len(bad_lines) == 2
+    assert any("notes.jpg: not an image" in line for line in bad_lines)
+    assert any("cut.jpg: cannot decode image" in line for line in bad_lines)
+    assert read_image(out / "good.png").shape == (720, 680, 3)  # --upscale 2 doubles the photo
+    assert read_image(out / "good_compare.png").shape[1] > 2 * 680
+    assert read_image(out / "faces" / "good_0_input.png").shape == (512, 512, 3)
+    assert read_image(out / "faces" / "good_0_restored.png").shape == (512, 512, 3)
+    assert not (out / "notes.png").exists() and not (out / "cut.png").exists()
+    rows = {Path(r["photo"]).name: r for r in csv.DictReader(open(out / "report.csv"))}
+    assert rows["good.png"]["faces_found"] == "1" and rows["good.png"]["faces_restored"] == "1"
+    assert "UNTRAINED" in rows["good.png"]["notes"] and float(rows["good.png"]["seconds"]) > 0
+    assert rows["cut.jpg"]["faces_restored"] == "0" and "truncated" in rows["cut.jpg"]["notes"]
+
+
+def test_cli_refuses_missing_weights_and_the_input_folder_as_output(photo_dir, tmp_path, capsys):
+    assert main(["restore", str(photo_dir), "-o", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "no trained weights are available yet" in err and "download_official.py" in err and "dfdnet-lite train" in err
+    assert main(["restore", str(photo_dir), "-o", str(photo_dir), "--random-weights"]) == 1
+    assert "is the input folder" in capsys.readouterr().err
+
+
+def test_load_generator_names_the_commands_for_missing_files(tmp_path):
+    for checkpoint in (None, tmp_path / "nope.pt"):
+        with pytest.raises(FileNotFoundError, match="download_official.py.*dfdnet-lite train"):
+            restore.load_generator(checkpoint)
+    torch.save({"something": torch.zeros(1)}, tmp_path / "odd.pt")
+    with pytest.raises(ValueError, match="neither an official"):
+        restore.load_generator(tmp_path / "odd.pt")
+
+
+def test_own_checkpoint_round_trip(net, tmp_path):
+    ComponentDictionary.random(k=2, seed=0).save(tmp_path / "dict.pt")
+    payload = {"format": restore.OWN_FORMAT, "generator": net.state_dict(),
+               "config": dataclasses.asdict(net.config), "dictionary": "dict.pt", "step": 10}
+    torch.save(payload, tmp_path / "checkpoint.pt")
+    loaded = restore.load_generator(tmp_path / "checkpoint.pt")
+    assert not loaded.training and loaded.config.ngf == 8
+    for key, value in net.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    torch.testing.assert_close(loaded.dict_nose_64, net.dict_nose_64)
+
+
+def test_official_checkpoint_is_recognised_by_its_keys(tmp_path):
+    from test_official import official_state_from  # tests/ is on sys.path under pytest
+
+    torch.manual_seed(0)
+    full = DFDNet(DFDNetConfig(crop_mode="official", vgg_weights=False), ComponentDictionary.random(k=2)).eval()
+    release = tmp_path / "release"
+    ckpt = release / restore.OFFICIAL_GENERATOR
+    ckpt.parent.mkdir(parents=True)
+    torch.save(official_state_from(full), ckpt)
+    ComponentDictionary.random(k=2).save_official(release / restore.OFFICIAL_DICTIONARY, flatten=True)
+    loaded = restore.load_generator(ckpt)  # the dictionary folder is found beside the release
+    assert not loaded.training and loaded.config.crop_mode == "official"
+    torch.testing.assert_close(loaded.ms_dilate.fuse.weight_orig, full.ms_dilate.fuse.weight_orig)
+    torch.testing.assert_close(loaded.dict_mouth_256, full.dict_mouth_256)
