@@ -58,7 +58,7 @@ class BuildConfig:
     bf16: bool = True  # bf16 autocast for the encoder (0.3-0.7 % feature error, 1.6x faster on CPU)
     cache_dtype: str = "float16"
     detector: str = "hog"
-    kmeans_backend: str = "auto"  # sklearn on CPU, torch on CUDA (see benchmarks/RESULTS.md: both have caveats)
+    kmeans_backend: str = "auto"  # sklearn on CPU, torch on CUDA (timings in benchmarks/RESULTS.md)
     max_iter: int = 100
     vgg_weights: "str | None" = None  # None: the first VGG19 source found (see encoder.vgg19_weights)
     montage_scale: int = 64
