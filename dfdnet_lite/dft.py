@@ -1,4 +1,4 @@
-"""The five stages of the DFT block as pure functions (Sec. 3.2, Fig. 3; Notebook 06).
+"""The five stages of the DFT block as pure functions (Sec. 3.2, Fig. 3; Notebooks 05 and 07).
 
 crop_parts (RoIAlign) -> cadain (Eq. 1) -> feature_match (Eq. 2) -> confidence (Eq. 3) ->
 reverse_roi. Boxes are (B, 4, 4): per item, one (x1, y1, x2, y2) box per part in PARTS order, in
@@ -37,7 +37,7 @@ class Match:
 
 
 def check_boxes(boxes: torch.Tensor, batch: "int | None" = None) -> torch.Tensor:
-    """Validate part boxes (B, 4, 4) in 512-px coordinates and return them as float32 (Notebook 06)."""
+    """Validate part boxes (B, 4, 4) in 512-px coordinates and return them as float32 (Notebook 05)."""
     if not isinstance(boxes, torch.Tensor):
         boxes = torch.as_tensor(boxes)
     if boxes.dim() != 3 or boxes.shape[1:] != (len(PARTS), 4):
@@ -56,7 +56,7 @@ def check_boxes(boxes: torch.Tensor, batch: "int | None" = None) -> torch.Tensor
 
 
 def feature_boxes(boxes: torch.Tensor, scale: int, mode: str) -> torch.Tensor:
-    """Boxes (B, 4, 4) in feature pixels at `scale`: floored int64 ("official") or exact float ("roi_align") (Notebook 06)."""
+    """Boxes (B, 4, 4) in feature pixels at `scale`: floored int64 ("official") or exact float ("roi_align") (Notebook 05)."""
     if mode not in MODES:
         raise ValueError(f"crop mode must be one of {MODES}, got {mode!r}")
     if mode == "roi_align":
@@ -72,7 +72,7 @@ def feature_boxes(boxes: torch.Tensor, scale: int, mode: str) -> torch.Tensor:
 
 
 def crop_regions(features: torch.Tensor, fboxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Integer slices of one part, zero-padded to the largest (B, C, H, W), with their (B, 1, H, W) mask (Notebook 06)."""
+    """Integer slices of one part, zero-padded to the largest (B, C, H, W), with their (B, 1, H, W) mask (Notebook 05)."""
     B, C = features.shape[:2]
     hw = (fboxes[:, 2:] - fboxes[:, :2]).tolist()  # (B, 2) widths, heights
     H, W = max(h for _, h in hw), max(w for w, _ in hw)
@@ -85,7 +85,7 @@ def crop_regions(features: torch.Tensor, fboxes: torch.Tensor) -> tuple[torch.Te
 
 
 def crop_parts(features: torch.Tensor, boxes: torch.Tensor, scale: int, mode: str = "roi_align") -> dict[str, torch.Tensor]:
-    """Part features resized to the dictionary size: part -> (B, C, s, s) (Sec. 3.2 RoIAlign; Notebook 06)."""
+    """Part features resized to the dictionary size: part -> (B, C, s, s) (Sec. 3.2 RoIAlign; Notebook 05)."""
     fb = feature_boxes(boxes, scale, mode)
     B = features.shape[0]
     crops = {}
@@ -106,19 +106,19 @@ def crop_parts(features: torch.Tensor, boxes: torch.Tensor, scale: int, mode: st
 
 
 def channel_stats(x: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and std of (..., C, h, w), std = sqrt(unbiased var + eps) as the official code (Eq. 1; Notebook 06)."""
+    """Per-channel mean and std of (..., C, h, w), std = sqrt(unbiased var + eps) as the official code (Eq. 1; Notebook 07)."""
     flat = x.flatten(-2)
     return flat.mean(-1)[..., None, None], (flat.var(-1, unbiased=True) + eps).sqrt()[..., None, None]
 
 
 def normalise_entries(dictionary: torch.Tensor) -> torch.Tensor:
-    """The input-independent half of CAdaIN: each entry (K, C, s, s) to zero mean, unit std per channel (Eq. 1; Notebook 06)."""
+    """The input-independent half of CAdaIN: each entry (K, C, s, s) to zero mean, unit std per channel (Eq. 1; Notebook 07)."""
     mean, std = channel_stats(dictionary)
     return (dictionary - mean) / std
 
 
 def cadain(dictionary: torch.Tensor, part: torch.Tensor) -> torch.Tensor:
-    """Every entry re-normalised to the part's channel statistics: (B, K, C, s, s) (Sec. 3.2 Eq. 1; Notebook 06)."""
+    """Every entry re-normalised to the part's channel statistics: (B, K, C, s, s) (Sec. 3.2 Eq. 1; Notebook 07)."""
     if part.dim() != 4 or dictionary.dim() != 4 or part.shape[1:] != dictionary.shape[1:]:
         raise ValueError(f"CAdaIN needs part (B, C, s, s) and dictionary (K, C, s, s) of equal entry shape, "
                          f"got {tuple(part.shape)} and {tuple(dictionary.shape)}")
@@ -128,7 +128,7 @@ def cadain(dictionary: torch.Tensor, part: torch.Tensor) -> torch.Tensor:
 
 
 def feature_match(part: torch.Tensor, dictionary: torch.Tensor) -> Match:
-    """Softmax over inner products with every entry, as a conv2d with the entries as weights (Sec. 3.2 Eq. 2; Notebook 06).
+    """Softmax over inner products with every entry, as a conv2d with the entries as weights (Sec. 3.2 Eq. 2; Notebook 07).
 
     `dictionary` is shared (K, C, s, s) or per item (B, K, C, s, s), e.g. the output of `cadain`.
     """
@@ -150,7 +150,7 @@ def feature_match(part: torch.Tensor, dictionary: torch.Tensor) -> Match:
 
 
 def resize_entries(entries: torch.Tensor, fboxes: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Chosen entries (B, C, s, s) resized with nearest to each item's integer crop, zero-padded like `like` (Notebook 06)."""
+    """Chosen entries (B, C, s, s) resized with nearest to each item's integer crop, zero-padded like `like` (Notebook 07)."""
     out = torch.zeros_like(like)
     for b, (x1, y1, x2, y2) in enumerate(fboxes.tolist()):
         out[b, :, : y2 - y1, : x2 - x1] = F.interpolate(entries[b : b + 1], size=(y2 - y1, x2 - x1), mode="nearest")[0]
@@ -159,7 +159,7 @@ def resize_entries(entries: torch.Tensor, fboxes: torch.Tensor, like: torch.Tens
 
 def confidence(block: nn.Sequential, swap: torch.Tensor, crop: torch.Tensor,
                mask: "torch.Tensor | None" = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Residual of the swapped entry weighted by the learned confidence; returns (output, confidence) (Sec. 3.3 Eq. 3; Notebook 06).
+    """Residual of the swapped entry weighted by the learned confidence; returns (output, confidence) (Sec. 3.3 Eq. 3; Notebook 07).
 
     `block` is conv-LeakyReLU-conv (no sigmoid, as the official code). With `mask` (B, 1, H, W),
     zero-padded crops of different sizes run as one batch and give each crop's own result.
@@ -194,7 +194,7 @@ def _paste_bilinear(out: torch.Tensor, b: int, part_feature: torch.Tensor, box: 
 
 def reverse_roi(feature_map: torch.Tensor, part_features: dict[str, torch.Tensor], boxes: torch.Tensor,
                 scale: int, mode: str = "roi_align") -> torch.Tensor:
-    """Paste restored parts back into a copy of the map, in PARTS order (later parts win overlaps) (Sec. 3.2; Notebook 06).
+    """Paste restored parts back into a copy of the map, in PARTS order (later parts win overlaps) (Sec. 3.2; Notebook 07).
 
     "official": part_features[part] is (B, C, H, W) with each item's crop in its top-left corner
     (as `crop_regions` pads it); "roi_align": (B, C, s, s), resampled bilinearly into the box.

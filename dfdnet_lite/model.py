@@ -244,7 +244,7 @@ class DFDNet(nn.Module):
             return match, entries[match.index] * std + mean  # = dft.cadain(D, crop)[b, index_b]
 
     def dft_block(self, feature: torch.Tensor, boxes: torch.Tensor, scale: int, record: "Record | None") -> torch.Tensor:
-        """One DFT block at one scale: crop, CAdaIN + match, confidence, paste back (Sec. 3.2-3.3; Notebook 06)."""
+        """One DFT block at one scale: crop, CAdaIN + match, confidence, paste back (Sec. 3.2-3.3; Notebook 07)."""
         mode = self.config.crop_mode
         crops = dft.crop_parts(feature, boxes, scale, mode)  # part -> (B, C, s, s)
         fb = dft.feature_boxes(boxes, scale, mode)
