@@ -48,6 +48,7 @@ class Record:
     """Every stage of one forward pass, read by plots and widgets instead of recomputing (Notebook 07)."""
 
     features: list[torch.Tensor]  # encoder features at scales 256, 128, 64, 32
+    updated: list[torch.Tensor] = field(default_factory=list)  # the same after their DFT block (what SFT reads)
     parts: dict[tuple[str, int], PartRecord] = field(default_factory=dict)  # keyed by (part, scale)
 
 
@@ -273,6 +274,8 @@ class DFDNet(nn.Module):
         updated = feats
         if self.config.use_dictionary:
             updated = [self.dft_block(f, boxes, s, record) for f, s in zip(feats, SCALES)]
+        if record is not None:
+            record.updated = [u.detach() for u in updated]
         x = self.ms_dilate(feats[3])  # reads the 32-px features before their DFT update, as the official code
         for up, style in zip(self.up, reversed(updated)):  # 32 -> 64 -> 128 -> 256 -> 512
             x = up(x, style)

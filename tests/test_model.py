@@ -52,6 +52,14 @@ def test_forward_is_batch_independent_and_recorded(net):
     assert torch.equal(nose.index, nose.scores.argmax(1))
     h, w = (nose.box[:, 3] - nose.box[:, 1]).max(), (nose.box[:, 2] - nose.box[:, 0]).max()
     assert nose.confidence.shape == (2, 512, h, w)
+    # the updated maps differ from the encoder's only inside the part boxes
+    assert [u.shape for u in record.updated] == [f.shape for f in record.features]
+    moved = (record.updated[2] - record.features[2]).abs().amax(dim=(0, 1)) > 0  # (64, 64)
+    inside = torch.zeros(64, 64, dtype=torch.bool)
+    for b in range(2):
+        for x1, y1, x2, y2 in dft.feature_boxes(boxes[b : b + 1], 64, "official")[0].tolist():
+            inside[y1:y2, x1:x2] = True
+    assert moved.any() and not (moved & ~inside).any()
 
 
 @pytest.mark.parametrize("mode", ["official", "roi_align"])
