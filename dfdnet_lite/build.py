@@ -15,6 +15,8 @@ benchmarks/RESULTS.md), so the 899 training sample faces take about 15 minutes; 
 takes the first 300 candidates (about 280 usable: some have no detectable face) for about 5
 minutes in all, and K = 16, so a centre averages about 17 faces (K <= faces // 4): fewer faces
 means noisier centres and more singleton clusters. `--num-faces 999` takes the whole train split.
+Several GPUs: `torchrun --nproc_per_node N -m dfdnet_lite build-dictionary --faces DIR --out OUT
+--profile paper --device cuda`: N processes extract one shard of the features each (see `distributed`).
 """
 from __future__ import annotations
 
@@ -158,16 +160,20 @@ def encode_batch(faces: list, boxes: np.ndarray, encode: Encoder, device) -> dic
 
 
 def extract_features(paths: list[Path], cache: FeatureCache, encode: Encoder, config: BuildConfig,
-                     align: "Aligner | None" = None, on_batch: "Callable[[int], None] | None" = None) -> FeatureCache:
-    """Align, encode and crop every candidate not yet in the cache, one batch at a time (Sec. 3.1; Notebook 06)."""
+                     align: "Aligner | None" = None, on_batch: "Callable[[int], None] | None" = None,
+                     indices: "list[int] | None" = None) -> FeatureCache:
+    """Align, encode and crop every candidate not yet in the cache, one batch at a time (Sec. 3.1; Notebook 06).
+
+    `indices`: each path's index in the whole candidate list (default 0, 1, ...), stored per row."""
     from tqdm import tqdm
 
     align = align or (lambda p: align_path(p, config.detector))
+    indices = list(range(len(paths))) if indices is None else indices
     device = resolve_device(config.device)
     i, batches = cache.next_candidate, 0
     bar = tqdm(total=len(paths), initial=i, desc="features", unit="face", disable=None)
     while i < len(paths):
-        faces, boxes, used, skipped = [], [], [], []
+        faces, boxes, used, skipped, index = [], [], [], [], []
         while i < len(paths) and len(faces) < config.batch_size:
             found = align(paths[i])
             if found is None:
@@ -176,6 +182,7 @@ def extract_features(paths: list[Path], cache: FeatureCache, encode: Encoder, co
                 faces.append(found[0])
                 boxes.append(np.asarray(found[1], np.int32))
                 used.append(str(paths[i]))
+                index.append(indices[i])
             i += 1
             bar.update(1)
         if faces:
@@ -184,7 +191,7 @@ def extract_features(paths: list[Path], cache: FeatureCache, encode: Encoder, co
             thumbs = np.stack([part_thumbs(f, bx) for f, bx in zip(faces, boxes_np)])
         else:
             feats, boxes_np, thumbs = {}, np.zeros((0, 4, 4), np.int32), np.zeros((0, 4, THUMB, THUMB, 3), np.uint8)
-        cache.write(feats, boxes_np, thumbs, used, skipped, next_candidate=i)
+        cache.write(feats, boxes_np, thumbs, used, skipped, next_candidate=i, index=index)
         batches += 1
         if on_batch is not None:
             on_batch(batches)
@@ -295,23 +302,41 @@ def fingerprint(paths: list[Path], source: str, config: BuildConfig) -> dict:
 
 def build_dictionary(config: BuildConfig, out, resume: bool = False, overwrite: bool = False,
                      encode: "Encoder | None" = None, align: "Aligner | None" = None,
-                     on_batch: "Callable[[int], None] | None" = None) -> BuildResult:
+                     on_batch: "Callable[[int], None] | None" = None) -> "BuildResult | None":
     """The whole build: faces -> features cache -> K-means -> dictionaries and report on disk (Sec. 3.1; Notebook 06).
 
     `encode` and `align` replace the VGG encoder and the alignment (tests use cheap stand-ins);
     `on_batch(n)` is called after each batch is safely on disk (tests interrupt there).
+    Under torchrun each rank extracts a shard into cache/rank{r}; rank 0 clusters them all in candidate
+    order, writes and returns the result, the other ranks return None (see `distributed`).
     """
+    from .distributed import merge_shards, setup, shard_cache
+
     timings, t0 = {}, time.perf_counter()
-    out = prepare_out(Path(out), resume, overwrite)
-    paths = collect_faces(config)
-    check_enough(len(paths), config.k)
-    device = resolve_device(config.device)
-    encode = encode or make_encoder(config, device)
-    source = getattr(encode, "source", "custom")
-    cache = FeatureCache(out / "cache", fingerprint(paths, source, config), len(paths), config.cache_dtype, resume)
-    timings["collect"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    extract_features(paths, cache, encode, config, align, on_batch)
+    dist, device = setup(resolve_device(config.device))
+    try:
+        if dist.main:
+            prepare_out(Path(out), resume, overwrite)
+        dist.barrier()  # the output folder is ready (or refused) before any rank writes into it
+        out = Path(out)
+        paths = collect_faces(config)
+        check_enough(len(paths), config.k)
+        if dist.world > 1 and device.type == "cuda":
+            config = replace(config, device=str(device))  # this rank's GPU, cuda:LOCAL_RANK
+        encode = encode or make_encoder(config, device)
+        source = getattr(encode, "source", "custom")
+        prints = fingerprint(paths, source, config)
+        cache = shard_cache(dist, dist.rank, out / "cache", prints, len(paths), config.cache_dtype, resume)
+        timings["collect"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        indices = list(range(dist.rank, len(paths), dist.world))  # this rank's shard of the candidates
+        extract_features([paths[j] for j in indices], cache, encode, config, align, on_batch, indices)
+        dist.barrier()  # every shard is on disk
+        if not dist.main:
+            return None
+        cache = merge_shards(dist, cache, out / "cache", prints, paths, config.cache_dtype)
+    finally:
+        dist.close()
     timings["features"] = time.perf_counter() - t0
     if cache.rows == 0:
         raise ValueError(f"no face found in any of the {len(paths)} photo(s) of {config.faces}")

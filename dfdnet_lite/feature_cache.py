@@ -8,7 +8,8 @@ flushed, so it never claims a row that is not on disk.
 
 Files in the cache folder: `{part}_{scale}.{dtype}` (capacity, C*s*s), `boxes.int32`
 (capacity, 4, 4) part boxes at 512 px, `thumbs.uint8` (capacity, 4, T, T, 3) image crops of the
-parts (for the montages) and `manifest.json`.
+parts (for the montages) and `manifest.json` (with `index`: each row's candidate index, which
+puts the shards of a multi-process build back in candidate order; see `distributed`).
 """
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ class FeatureCache:
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
             self.manifest = {"fingerprint": self.fingerprint, "rows": 0, "next_candidate": 0,
-                             "used": [], "skipped": []}
+                             "used": [], "skipped": [], "index": []}
             mode = "w+"
         self.arrays = {name: np.memmap(self.folder / name, dtype=dt, mode=mode, shape=shape)
                        for name, (shape, dt) in self.layout.items()}
@@ -88,6 +89,10 @@ class FeatureCache:
         if not 0 <= manifest.get("rows", -1) <= self.capacity or len(manifest.get("used", [])) != manifest["rows"]:
             raise CacheError(f"{self.folder / MANIFEST} is inconsistent (rows {manifest.get('rows')}, "
                              f"{len(manifest.get('used', []))} faces listed); {OVERWRITE_HINT}")
+        manifest.setdefault("index", list(range(manifest["rows"])))  # caches made before rows had an index
+        if len(manifest["index"]) != manifest["rows"]:
+            raise CacheError(f"{self.folder / MANIFEST} is inconsistent (rows {manifest['rows']}, "
+                             f"{len(manifest['index'])} indices); {OVERWRITE_HINT}")
         return manifest
 
     def _check_files(self) -> None:
@@ -100,8 +105,11 @@ class FeatureCache:
                                  f"from another build); {OVERWRITE_HINT}")
 
     def write(self, feats: dict, boxes: np.ndarray, thumbs: np.ndarray, used: list[str],
-              skipped: list[str], next_candidate: int) -> None:
-        """Append one batch: feats[(part, scale)] (B, C*s*s), boxes (B, 4, 4), thumbs (B, 4, T, T, 3); then commit."""
+              skipped: list[str], next_candidate: int, index: "list[int] | None" = None) -> None:
+        """Append one batch: feats[(part, scale)] (B, C*s*s), boxes (B, 4, 4), thumbs (B, 4, T, T, 3); then commit.
+
+        `index`: the candidate index of each of the B faces (default: the row numbers).
+        """
         start, stop = self.rows, self.rows + len(used)
         if stop > self.capacity:
             raise CacheError(f"cache capacity {self.capacity} exceeded ({stop} rows)")
@@ -115,6 +123,8 @@ class FeatureCache:
         self.manifest["rows"] = stop
         self.manifest["used"] = self.manifest["used"] + list(used)
         self.manifest["skipped"] = self.manifest["skipped"] + list(skipped)
+        index = range(start, stop) if index is None else index
+        self.manifest["index"] = self.manifest["index"] + [int(j) for j in index]
         self.manifest["next_candidate"] = int(next_candidate)
         self.commit()
 

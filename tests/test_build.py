@@ -173,3 +173,48 @@ def test_profiles_keep_k_at_most_a_quarter_of_the_faces():
     assert build.profile_config("quick", k=4, num_faces=None).k == 4  # None leaves the profile's value
     with pytest.raises(ValueError, match="unknown profile"):
         build.profile_config("huge")
+
+
+TORCHRUN_SCRIPT = """
+import os, sys
+from pathlib import Path
+sys.path[:0] = [{tests!r}, {root!r}]
+from dfdnet_lite import build
+from test_build import fake_align, fake_encode
+tmp, resume = Path(sys.argv[1]), sys.argv[2] == "resume"
+stop = None
+if not resume and os.environ["RANK"] == "1":  # rank 1 dies after its first batch; rank 0 may finish its shard
+    def stop(batches):
+        raise SystemExit(3)
+config = build.BuildConfig(faces=str(tmp / "photos"), k=2, num_faces=6, batch_size=2, device="cpu")
+result = build.build_dictionary(config, tmp / "multi", resume=resume, encode=fake_encode, align=fake_align,
+                                on_batch=stop)
+assert (result is None) == (os.environ["RANK"] != "0")
+"""
+
+
+def test_torchrun_two_cpu_processes_resume_and_match_one_process(tmp_path):
+    """Issue 4: two gloo ranks, one interrupted, then --resume: the dictionary of one process, exactly."""
+    import subprocess
+    import sys
+
+    photo_folder(tmp_path, 6)
+    whole = fake_build(tmp_path, n=6, out="whole")
+    script = tmp_path / "run_build.py"
+    script.write_text(TORCHRUN_SCRIPT.format(tests=str(Path(__file__).parent), root=str(Path(__file__).parents[1])))
+    def torchrun(mode):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
+               str(script), str(tmp_path), mode]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    first = torchrun("fresh")  # interrupted: rank 1 fails, torchrun stops the group
+    assert first.returncode != 0 and not (tmp_path / "multi" / "dictionary.pt").exists()
+    done = json.loads((tmp_path / "multi" / "cache" / "rank1" / "manifest.json").read_text())
+    assert done["next_candidate"] == 2 and done["index"] == [1, 3]  # rank 1's shard: candidates 1, 3, 5
+    second = torchrun("resume")
+    assert second.returncode == 0, second.stderr[-3000:]
+    multi = ComponentDictionary.load(tmp_path / "multi" / "dictionary.pt")
+    assert multi.meta["num_faces"] == whole.used == 5
+    for key in whole.dictionary.entries:
+        assert torch.equal(multi.entries[key], whole.dictionary.entries[key]), key
+    sizes = [r["sizes"] for r in json.loads((tmp_path / "multi" / "report.json").read_text())["dictionaries"]]
+    assert sizes == [r["sizes"] for r in whole.report["dictionaries"]]  # inertia's last bits vary with threads

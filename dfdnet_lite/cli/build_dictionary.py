@@ -12,6 +12,11 @@ dictionary.pt (ours, with metadata), report.json / report.md (cluster sizes, ine
 singleton clusters), montage_{part}.png (nearest real part crops to the largest clusters at
 scale 64) and cache/ (memory-mapped features; --resume continues from it).
 
+several GPUs: launch with torchrun; each process extracts the features of its share of the faces
+(cache/rank{r}, resumable with the same N), process 0 clusters them all and writes the results,
+the same dictionary as one process. On CPU the processes share the cores.
+  torchrun --nproc_per_node N -m dfdnet_lite build-dictionary --faces DIR --out OUT --profile paper --device cuda
+
 profiles: quick = the first 300 sample training faces, K=16 (about 5 min on 2 CPU cores);
           medium = all 899 sample training faces, K=32 (about 15 min);
           paper = 10,000 faces, K=512 (our choice pending the paper), meant for a GPU.
@@ -53,6 +58,8 @@ def run(args) -> int:
                             vgg_weights=args.vgg_weights, bf16=False if args.fp32 else None)
     try:
         result = build_dictionary(config, args.out, resume=args.resume, overwrite=args.overwrite)
+        if result is None:  # a torchrun rank other than 0: its shard is cached, rank 0 writes the results
+            return 0
     except KeyboardInterrupt:  # finished batches are on disk: say how to go on
         print(f"stopped; the faces done so far are cached in {args.out}/cache: add --resume to continue",
               file=sys.stderr)
