@@ -110,10 +110,14 @@ def test_cli_restores_good_photos_and_names_each_bad_one(net, photo_dir, tmp_pat
     assert read_image(out / "faces" / "good_0_input.png").shape == (512, 512, 3)
     assert read_image(out / "faces" / "good_0_restored.png").shape == (512, 512, 3)
     assert not (out / "notes.png").exists() and not (out / "cut.png").exists()
-    rows = {Path(r["photo"]).name: r for r in csv.DictReader(open(out / "report.csv"))}
-    assert rows["good.png"]["faces_found"] == "1" and rows["good.png"]["faces_restored"] == "1"
-    assert "UNTRAINED" in rows["good.png"]["notes"] and float(rows["good.png"]["seconds"]) > 0
-    assert rows["cut.jpg"]["faces_restored"] == "0" and "truncated" in rows["cut.jpg"]["notes"]
+    rows = list(csv.DictReader(open(out / "report.csv")))  # one row per face, one per failed photo
+    good = [r for r in rows if Path(r["photo"]).name == "good.png"]
+    assert len(good) == 1 and good[0]["face"] == "0" and good[0]["status"] == "restored"
+    x1, y1, x2, y2 = map(int, good[0]["box"].split())
+    assert 0 <= x1 < x2 <= 340 and 0 <= y1 < y2 <= 360  # the face box in the input photo
+    assert float(good[0]["score"]) > 0 and float(good[0]["seconds"]) > 0 and "UNTRAINED" in good[0]["notes"]
+    cut = [r for r in rows if Path(r["photo"]).name == "cut.jpg"]
+    assert len(cut) == 1 and cut[0]["status"] == "failed" and "truncated" in cut[0]["notes"]
 
 
 def test_cli_refuses_missing_weights_and_the_input_folder_as_output(photo_dir, tmp_path, capsys):

@@ -16,7 +16,9 @@ For each PHOTO it writes, into DIR:
   PHOTO_compare.png              the input (bicubic to the same size) beside the restored photo
   faces/PHOTO_i_input.png        the aligned 512 x 512 input crop of face i (0 = largest)
   faces/PHOTO_i_restored.png     the restored 512 x 512 face i
-  report.csv                     one row per photo: photo, faces found, faces restored, seconds, notes
+  report.csv                     one row per face: photo, face index, box in the photo, detection score,
+                                 status (restored / skipped / failed), seconds for the photo, notes;
+                                 a photo with no usable face gets one row with its reason
 Weights: --checkpoint is the official latest_net_G.pth (then --dictionary is the official
 DictionaryCenter512 folder, found beside the release by default) or OUT/checkpoint.pt of
 `dfdnet-lite train`. Get the official ones with `python data_scripts/download_official.py
@@ -27,7 +29,7 @@ stderr; the others go on, and the exit status is 1 if any input failed.
 
 example: dfdnet-lite restore group.jpg photos/ -o restored/ --checkpoint weights/official/checkpoints/facefh_dictionary/latest_net_G.pth --upscale 2
 """
-REPORT_FIELDS = ("photo", "faces_found", "faces_restored", "seconds", "notes")
+REPORT_FIELDS = ("photo", "face", "box", "score", "status", "seconds", "notes")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,25 +72,36 @@ def _write_outputs(result, out: Path, stem: str, untrained: bool) -> None:
         write_image(out / "faces" / f"{stem}_{crop.index}_restored.png", face)
 
 
-def restore_one(net, path: Path, out: Path, stem: str, args, untrained: bool) -> dict:
-    """Restore one photo and write its files; returns its report row (faces_restored 0 = failed)."""
+def _face_rows(path: Path, result, notes: list) -> list[dict]:
+    """One report row per restored face, plus one for faces found but not restored."""
+    seconds = round(result.seconds, 3)
+    rows = [{"photo": str(path), "face": crop.index, "box": " ".join(str(int(v)) for v in crop.rect),
+             "score": "" if crop.score is None else round(float(crop.score), 3), "status": "restored",
+             "seconds": seconds, "notes": "; ".join(notes)} for crop in result.crops]
+    skipped = result.faces_found - len(result.crops)
+    if skipped > 0 or not result.crops:
+        status = "skipped" if result.crops else "failed"
+        rows.append({"photo": str(path), "face": "", "box": "", "score": "", "status": status, "seconds": seconds,
+                     "notes": "; ".join(notes) or "no face found"})
+    return rows
+
+
+def restore_one(net, path: Path, out: Path, stem: str, args, untrained: bool) -> tuple[list[dict], int]:
+    """Restore one photo and write its files; returns its report rows and the number of faces restored."""
     from dfdnet_lite.files import ImageError, read_image
     from dfdnet_lite.restore import UNTRAINED, restore_photo
 
-    row = {"photo": str(path), "faces_found": 0, "faces_restored": 0, "seconds": 0.0, "notes": ""}
     try:
         photo = read_image(path)  # (H, W, 3) uint8 RGB
     except ImageError as err:
-        row["notes"] = err.reason
-        return row
+        return [{"photo": str(path), "face": "", "box": "", "score": "", "status": "failed", "seconds": 0.0,
+                 "notes": err.reason}], 0
     result = restore_photo(net, photo, args.upscale, args.batch_size, args.device_obj, args.dtype,
                            args.detector, args.upsample, source=str(path))
     notes = result.notes + ([UNTRAINED] if untrained and result.crops else [])
-    row.update(faces_found=result.faces_found, faces_restored=len(result.crops),
-               seconds=round(result.seconds, 3), notes="; ".join(notes))
     if result.crops:
         _write_outputs(result, out, stem, untrained)
-    return row
+    return _face_rows(path, result, notes), len(result.crops)
 
 
 def _check(args) -> None:
@@ -120,19 +133,17 @@ def run(args) -> int:
     photos, failures = _photos(args.inputs)
     for line in failures:
         print(line, file=sys.stderr)
-    rows, used = [], set()
+    rows, used, restored, n_ok, n_failed = [], set(), 0, 0, len(failures)
     for path in tqdm(photos, desc="restore", unit="photo", disable=None):
-        row = restore_one(net, path, out, _stem(path, used), args, untrained)
-        rows.append(row)
-        if row["faces_restored"] == 0:
-            tqdm.write(f"{path}: {row['notes']}", file=sys.stderr)
-        elif row["faces_found"] > row["faces_restored"]:
-            tqdm.write(f"{path}: note: {row['notes']}", file=sys.stderr)
+        photo_rows, n_faces = restore_one(net, path, out, _stem(path, used), args, untrained)
+        rows += photo_rows
+        restored, n_ok, n_failed = restored + n_faces, n_ok + (n_faces > 0), n_failed + (n_faces == 0)
+        problems = [r["notes"] for r in photo_rows if r["status"] != "restored"]
+        if problems:
+            tqdm.write(f"{path}: {'' if n_faces == 0 else 'note: '}{problems[0]}", file=sys.stderr)
     with open(out / "report.csv", "w", newline="") as f:
         csv.DictWriter(f, REPORT_FIELDS).writeheader()
         csv.DictWriter(f, REPORT_FIELDS).writerows(rows)
-    n_failed = len(failures) + sum(r["faces_restored"] == 0 for r in rows)
-    n_ok = sum(r["faces_restored"] > 0 for r in rows)
-    print(f"restored {sum(r['faces_restored'] for r in rows)} face(s) in {n_ok} photo(s) "
+    print(f"restored {restored} face(s) in {n_ok} photo(s) "
           f"into {out}" + (f"; {n_failed} input(s) failed" if n_failed else "") + (f" [{UNTRAINED}]" if untrained else ""))
     return 1 if n_failed else 0
