@@ -47,15 +47,20 @@ def existing_notebooks() -> tuple[list[Path], list[str]]:
     return present, missing
 
 
-def stage_sources() -> None:
-    """Copy the book's sources (config, toc, pages, notebooks) into the staging folder."""
-    if STAGE.exists():
-        shutil.rmtree(STAGE)
-    STAGE.mkdir(parents=True)
+def stage_sources(stage: Path = STAGE, notebooks: bool = True) -> None:
+    """Copy the book's sources (config, toc, pages and, with `notebooks`, the notebooks) into `stage`."""
+    for name in ("_config.yml", "_toc.yml", "book"):
+        target = stage / name
+        if target.is_dir():
+            shutil.rmtree(target)
+    stage.mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
-        shutil.copy2(ROOT / name, STAGE / name)
-    shutil.copytree(ROOT / "book", STAGE / "book")
-    shutil.copytree(ROOT / "notebooks", STAGE / "notebooks", ignore=shutil.ignore_patterns("*.py", ".ipynb_checkpoints"))
+        shutil.copy2(ROOT / name, stage / name)
+    shutil.copytree(ROOT / "book", stage / "book")
+    if notebooks:
+        if (stage / "notebooks").exists():
+            shutil.rmtree(stage / "notebooks")
+        shutil.copytree(ROOT / "notebooks", stage / "notebooks", ignore=shutil.ignore_patterns("*.py", ".ipynb_checkpoints"))
 
 
 def execute_notebooks(notebooks: list[Path], profile: str, device: str) -> list[str]:
@@ -77,12 +82,12 @@ def execute_notebooks(notebooks: list[Path], profile: str, device: str) -> list[
     return failed
 
 
-def build_book() -> int:
-    """Build the staged book into _build/html, failing on any warning."""
-    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(STAGE), "--path-output", str(ROOT),
+def build_book(stage: Path = STAGE, output: Path = ROOT, **run_kwargs) -> int:
+    """Build the staged book into `output`/_build/html, failing on any warning; returns the exit status."""
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage), "--path-output", str(output),
            "--all", "-W", "-n", "--keep-going"]
     print("[reproduce] jupyter-book " + " ".join(cmd[1:]), flush=True)
-    return subprocess.call(cmd, cwd=ROOT)
+    return subprocess.run(cmd, cwd=ROOT, **run_kwargs).returncode
 
 
 def main(argv: "list[str] | None" = None) -> int:

@@ -57,12 +57,20 @@ def run_nbval(path: Path, timeout: int) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout + 60)
 
 
+@pytest.fixture(scope="session")
+def book_stage(tmp_path_factory) -> Path:
+    """A staging copy of the book: the quick runs below write their executed notebooks into it."""
+    stage = tmp_path_factory.mktemp("book_stage")
+    (stage / "notebooks").mkdir()
+    return stage
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", _params(NOTEBOOKS))
-def test_notebook_runs_in_the_quick_profile(path, tmp_path):
+def test_notebook_runs_in_the_quick_profile(path, book_stage):
     import papermill as pm
 
-    out = tmp_path / path.name
+    out = book_stage / "notebooks" / path.name
     pm.execute_notebook(str(path), str(out), parameters=QUICK, cwd=str(NB_DIR), kernel_name="python3",
                         progress_bar=False)  # raises PapermillExecutionError naming the failing cell
     executed = nbformat.read(out, as_version=4)
@@ -181,3 +189,36 @@ if __name__ == "__main__":
         raise SystemExit(__doc__)
     for name in sys.argv[2:]:
         refresh_reference_outputs(Path(name).resolve())
+
+
+WIDGET_PAGES = ("06_building_dictionaries", "07_dft_block")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_book_builds_with_every_page_widget_state_and_no_external_script(book_stage):
+    """Built from the notebooks executed above: every page present, widget state embedded, no CDN."""
+    import importlib.util
+
+    missing = [p.name for p in NOTEBOOKS if not (book_stage / "notebooks" / p.name).exists()]
+    if missing:
+        pytest.skip(f"these notebooks were not executed in this session (deselected or failed): {missing}")
+    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "data_scripts" / "reproduce.py")
+    reproduce = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reproduce)
+    reproduce.stage_sources(book_stage, notebooks=False)
+    status = reproduce.build_book(book_stage, book_stage)  # its output is shown by pytest on failure
+    assert status == 0, "jupyter-book build failed (warnings are errors); see the captured output"
+    html = book_stage / "_build" / "html"
+    for path in NOTEBOOKS:
+        page = html / "notebooks" / f"{path.stem}.html"
+        assert page.is_file(), f"no page for {path.name}"
+        text = page.read_text()
+        scripts = re.findall(r'<script[^>]*\bsrc="([^"]+)"', text)
+        external = [src for src in scripts if re.match(r"(https?:)?//", src)]
+        assert not external, f"{page.name} loads scripts from another host: {external}"
+        if path.stem in WIDGET_PAGES:
+            assert 'application/vnd.jupyter.widget-state+json' in text, f"{page.name}: no widget state"
+            assert 'application/vnd.jupyter.widget-view+json' in text, f"{page.name}: no widget view"
+    for js in ("require.js", "embed-amd.js", "tex-svg.js"):
+        assert (html / "_static" / js).is_file(), f"{js} is not served by the book"
