@@ -34,12 +34,19 @@ def check_k(n: int, k: int) -> None:
 
 
 def sklearn_kmeans(x: np.ndarray, k: int, seed: int = 0, max_iter: int = 100, n_init: int = 1) -> KMeansResult:
-    """scikit-learn K-means (k-means++ init, Lloyd iterations), seeded."""
+    """scikit-learn K-means (k-means++ init, Lloyd iterations), seeded, on one thread.
+
+    One thread: beside torch, the process holds two OpenMP runtimes (torch's and scikit-learn's
+    libgomp) and two OpenBLAS pools; their spinning workers oversubscribe a small CPU, and fits
+    that take seconds were seen to stall for minutes (in a notebook run and in a dictionary build).
+    """
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     x = np.asarray(x, dtype=np.float32)
     check_k(len(x), k)
-    km = KMeans(n_clusters=k, init="k-means++", n_init=n_init, max_iter=max_iter, random_state=seed).fit(x)
+    with threadpool_limits(limits=1):  # scikit-learn's OpenMP and every BLAS pool, for this call only
+        km = KMeans(n_clusters=k, init="k-means++", n_init=n_init, max_iter=max_iter, random_state=seed).fit(x)
     labels = km.labels_.astype(np.int64)
     return KMeansResult(km.cluster_centers_.astype(np.float32), labels, np.bincount(labels, minlength=k),
                         float(km.inertia_), int(km.n_iter_), "sklearn")
