@@ -64,7 +64,6 @@ import numpy as np
 import torch
 from IPython.display import display
 from matplotlib.patches import Rectangle
-from sklearn.decomposition import PCA
 
 # dfdnet-lite
 import dfdnet_lite
@@ -373,11 +372,16 @@ def cluster_view(part="mouth", scale=64, k=4):
     """Data of one clustering: K-means of the cached crops, PCA projection, members nearest first."""
     x = np.asarray(cache.features(part, scale)[:subset], dtype=np.float32)  # (N, C*s*s)
     r = kmeans(x, k, seed=seed, backend=config.kmeans_backend, device=device)
-    pca = PCA(n_components=2, random_state=seed).fit(x)
+    # PCA as an SVD of the centred crops, in torch (the threads torch already runs; see kmeans.sklearn_kmeans)
+    xt = torch.from_numpy(x).double()
+    mean = xt.mean(0)
+    _, sv, vt = torch.linalg.svd(xt - mean, full_matrices=False)  # principal axes = rows of vt
+    axes2 = vt[:2].T  # (D, 2)
     dist = ((x - r.centers[r.labels]) ** 2).sum(1)  # squared distance of every crop to its centre
     members = [np.flatnonzero(r.labels == c)[np.argsort(dist[r.labels == c], kind="stable")] for c in range(k)]
-    return {"part": part, "scale": scale, "k": k, "result": r, "xy": pca.transform(x),
-            "centres_xy": pca.transform(r.centers), "explained": pca.explained_variance_ratio_,
+    return {"part": part, "scale": scale, "k": k, "result": r, "xy": ((xt - mean) @ axes2).numpy(),
+            "centres_xy": ((torch.from_numpy(r.centers).double() - mean) @ axes2).numpy(),
+            "explained": (sv[:2] ** 2 / (sv**2).sum()).numpy(),
             "members": members, "thumbs": thumbs[:, PARTS.index(part)]}
 
 
