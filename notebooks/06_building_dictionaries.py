@@ -52,6 +52,7 @@ if "google.colab" in sys.modules:  # on Colab only: install the kit and the samp
 
 # %%
 # Standard library
+import functools
 import json
 import tempfile
 import time
@@ -368,6 +369,7 @@ assert all(torch.equal(result.dictionary.get(*key), value) for key, value in dic
 thumbs = np.asarray(cache.thumbs()[:subset])  # (N, 4, T, T, 3) uint8 image crops of the parts
 
 
+@functools.lru_cache(maxsize=None)  # the widget's first draw reuses the clustering computed above
 def cluster_view(part="mouth", scale=64, k=4):
     """Data of one clustering: K-means of the cached crops, PCA projection, members nearest first."""
     x = np.asarray(cache.features(part, scale)[:subset], dtype=np.float32)  # (N, C*s*s)
