@@ -424,13 +424,19 @@ assert sum(len(m) for m in view["members"]) == subset and (view["result"].sizes 
 show_clusters("mouth", 64, k_subset)
 
 # %%
-controls = {
-    "part": widgets.Dropdown(options=list(PARTS), value="mouth", description="part"),
-    "scale": widgets.Dropdown(options=list(SCALES), value=64, description="scale"),
-    "k": widgets.IntSlider(value=k_subset, min=2, max=min(12, subset), description="K"),
-}
-panel = widgets.interactive_output(show_clusters, controls)
-display(widgets.VBox([widgets.HBox(list(controls.values())), panel]))
+def clustering_widget():
+    """The interactive version: part, scale and K chosen with widgets, redrawn by `show_clusters`."""
+    controls = {
+        "part": widgets.Dropdown(options=list(PARTS), value="mouth", description="part"),
+        "scale": widgets.Dropdown(options=list(SCALES), value=64, description="scale"),
+        "k": widgets.IntSlider(value=k_subset, min=2, max=min(12, subset), description="K"),
+    }
+    panel = widgets.interactive_output(show_clusters, controls)
+    return widgets.VBox([widgets.HBox(list(controls.values())), panel])
+
+
+# Run `display(clustering_widget())` in a live kernel. It is not run when the book is built: under
+# `make test` this cell stalled for over 270 s in 3 of 6 full runs (never alone); see the issue note.
 
 # %% [markdown]
 # ## Exercises
