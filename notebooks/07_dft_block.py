@@ -397,13 +397,19 @@ def show_match(face=0, part="mouth", scale=64, top=5):
 show_match(0, "mouth", 64)
 
 # %%
-controls = {
-    "face": widgets.Dropdown(options=list(range(len(crops))), value=0, description="face"),
-    "part": widgets.Dropdown(options=list(PARTS), value="mouth", description="part"),
-    "scale": widgets.Dropdown(options=list(SCALES), value=64, description="scale"),
-}
-view = widgets.interactive_output(show_match, controls)
-display(widgets.VBox([widgets.HBox(list(controls.values())), view]))
+def matching_widget():
+    """The interactive version: face, part and scale chosen with widgets, redrawn by `show_match`."""
+    controls = {
+        "face": widgets.Dropdown(options=list(range(len(crops))), value=0, description="face"),
+        "part": widgets.Dropdown(options=list(PARTS), value="mouth", description="part"),
+        "scale": widgets.Dropdown(options=list(SCALES), value=64, description="scale"),
+    }
+    view = widgets.interactive_output(show_match, controls)
+    return widgets.VBox([widgets.HBox(list(controls.values())), view])
+
+
+# Run `display(matching_widget())` in a live kernel. It is not run when the book is built: under
+# `make test` widget cells stalled for over 270 s in several full runs (never alone); see the issue note.
 
 # %% [markdown]
 # ## Exercises

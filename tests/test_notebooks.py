@@ -191,7 +191,9 @@ if __name__ == "__main__":
         refresh_reference_outputs(Path(name).resolve())
 
 
-WIDGET_PAGES = ("07_dft_block",)  # 06's clustering widget is not run at build time (see the notebook)
+#: Pages that must carry widget state. Empty for now: the 06 and 07 widget cells stalled under make test
+#: and are not displayed at build time (see those notebooks); put them back here with the widgets.
+WIDGET_PAGES: tuple[str, ...] = ()
 
 
 @pytest.mark.slow
