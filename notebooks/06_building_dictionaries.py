@@ -54,6 +54,7 @@ if "google.colab" in sys.modules:  # on Colab only: install the kit and the samp
 # Standard library
 import functools
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -121,7 +122,10 @@ else:
               "  dfdnet-lite build-dictionary --faces DIR --out dict_paper --profile paper --device cuda\n"
               "(add --resume to continue after an interruption). Going on with the medium sizes on the sample faces.")
     config = build.profile_config("medium", num_faces=num_faces, k=k, device=str(device), seed=seed)
-out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="dfdnet-dict-"))
+# Without `out_dir`, one fixed scratch folder, emptied first, so repeated runs do not pile up copies.
+out = Path(out_dir) if out_dir is not None else Path(tempfile.gettempdir()) / "dfdnet-lite" / f"06_dictionary_{profile}"
+if out_dir is None and out.exists():
+    shutil.rmtree(out)
 print(f"profile={profile}  faces={config.faces}  num_faces={config.num_faces}  K={config.k}  seed={seed}  device={device}")
 print(f"output folder: {out}")
 

@@ -57,6 +57,17 @@ def run_nbval(path: Path, timeout: int) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout + 60)
 
 
+def run_papermill(path: Path, out: Path, timeout: int) -> subprocess.CompletedProcess:
+    """Papermill in a fresh interpreter, as `make reproduce` runs it. Run inside the pytest process
+    (after the other test modules), the notebooks' widget cells sometimes never got their execute
+    reply (the kernel idle, the client waiting: nbclient#312's symptom); in a fresh process they do."""
+    cmd = [sys.executable, "-m", "papermill", str(path), str(out), "--cwd", str(NB_DIR), "-k", "python3",
+           "--no-progress-bar", "--execution-timeout", str(timeout)]
+    for name, value in QUICK.items():
+        cmd += ["-p", name, value]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout + 60)
+
+
 @pytest.fixture(scope="session")
 def book_stage(tmp_path_factory) -> Path:
     """A staging copy of the book: the quick runs below write their executed notebooks into it."""
@@ -68,11 +79,9 @@ def book_stage(tmp_path_factory) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", _params(NOTEBOOKS))
 def test_notebook_runs_in_the_quick_profile(path, book_stage):
-    import papermill as pm
-
     out = book_stage / "notebooks" / path.name
-    pm.execute_notebook(str(path), str(out), parameters=QUICK, cwd=str(NB_DIR), kernel_name="python3",
-                        progress_bar=False)  # raises PapermillExecutionError naming the failing cell
+    result = run_papermill(path, out, _timeout(path))
+    assert result.returncode == 0, f"{path.name}: papermill failed\n{result.stderr[-6000:]}"
     executed = nbformat.read(out, as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1 and 'profile = "quick"' in injected[0].source, f"{path.name}: parameters not injected"
