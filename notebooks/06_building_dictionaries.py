@@ -32,7 +32,8 @@
 # 4. sklearn and torch K-means on the same data,
 # 5. the quality report: cluster sizes, and the real crops nearest to each centre,
 # 6. the official 16-file layout, written and read back,
-# 7. an interactive view: re-cluster one part at one scale with any K.
+# 7. an interactive view of the clusters of every part and scale for three values of K, which
+#    also works in the static book, offline.
 
 # %% [markdown]
 # ## Set-up
@@ -74,6 +75,7 @@ from dfdnet_lite.config import check_profile, entry_shape
 from dfdnet_lite.dictionary import ComponentDictionary, make_meta, official_filename
 from dfdnet_lite.feature_cache import THUMB, FeatureCache
 from dfdnet_lite.kmeans import kmeans
+from dfdnet_lite.widgets import figure_png, image_explorer
 
 np.set_printoptions(precision=4, suppress=True)
 
@@ -361,9 +363,9 @@ print(result.summary())
 assert all(torch.equal(result.dictionary.get(*key), value) for key, value in dictionary.entries.items())
 
 # %% [markdown]
-# ## Interactive: re-cluster one part at one scale
+# ## Interactive: the clusters of every part and scale
 #
-# Choose a part, a scale and K. The view re-clusters the cached features of that part and scale
+# Choose a part, a scale and K. Each view re-clusters the cached features of that part and scale
 # with the package's `kmeans`, and shows the clusters three ways: a 2-D PCA projection of the
 # crops coloured by cluster (crosses: the centres), the cluster sizes, and the member crops of
 # each cluster, nearest to the centre first. `cluster_view` gathers the data; `plot_clusters`
@@ -373,22 +375,31 @@ assert all(torch.equal(result.dictionary.get(*key), value) for key, value in dic
 thumbs = np.asarray(cache.thumbs()[:subset])  # (N, 4, T, T, 3) uint8 image crops of the parts
 
 
-@functools.lru_cache(maxsize=None)  # the widget's first draw reuses the clustering computed above
+@functools.lru_cache(maxsize=None)  # one PCA per part and scale, whatever K
+def principal_axes(part, scale):
+    """Mean (D,), first two principal axes (D, 2) and their share of the variance, of one part's crops."""
+    x = torch.from_numpy(np.asarray(cache.features(part, scale)[:subset], dtype=np.float64))  # (N, D), N << D
+    mean = x.mean(0)
+    # PCA through the N x N Gram matrix of the centred crops, in torch (the threads torch already runs; see
+    # kmeans.sklearn_kmeans): (x - mean)(x - mean)^T = U diag(sv^2) U^T, principal axes (x - mean)^T U / sv
+    sv2, u = torch.linalg.eigh((x - mean) @ (x - mean).T)  # eigenvalues ascending
+    sv2, u = sv2.flip(0).clamp_min(0), u.flip(1)
+    axes2 = (x - mean).T @ u[:, :2] / sv2[:2].sqrt()  # (D, 2), orthonormal columns
+    return mean, axes2, (sv2[:2] / sv2.sum()).numpy()
+
+
+@functools.lru_cache(maxsize=None)  # the widget's views reuse the clustering drawn at the end of this cell
 def cluster_view(part="mouth", scale=64, k=4):
     """Data of one clustering: K-means of the cached crops, PCA projection, members nearest first."""
     x = np.asarray(cache.features(part, scale)[:subset], dtype=np.float32)  # (N, C*s*s)
     r = kmeans(x, k, seed=seed, backend=config.kmeans_backend, device=device)
-    # PCA as an SVD of the centred crops, in torch (the threads torch already runs; see kmeans.sklearn_kmeans)
-    xt = torch.from_numpy(x).double()
-    mean = xt.mean(0)
-    _, sv, vt = torch.linalg.svd(xt - mean, full_matrices=False)  # principal axes = rows of vt
-    axes2 = vt[:2].T  # (D, 2)
+    mean, axes2, explained = principal_axes(part, scale)
     dist = ((x - r.centers[r.labels]) ** 2).sum(1)  # squared distance of every crop to its centre
     members = [np.flatnonzero(r.labels == c)[np.argsort(dist[r.labels == c], kind="stable")] for c in range(k)]
-    return {"part": part, "scale": scale, "k": k, "result": r, "xy": ((xt - mean) @ axes2).numpy(),
+    return {"part": part, "scale": scale, "k": k, "result": r,
+            "xy": ((torch.from_numpy(x).double() - mean) @ axes2).numpy(),
             "centres_xy": ((torch.from_numpy(r.centers).double() - mean) @ axes2).numpy(),
-            "explained": (sv[:2] ** 2 / (sv**2).sum()).numpy(),
-            "members": members, "thumbs": thumbs[:, PARTS.index(part)]}
+            "explained": explained, "members": members, "thumbs": thumbs[:, PARTS.index(part)]}
 
 
 def plot_clusters(view, max_members=8):
@@ -427,20 +438,38 @@ view = cluster_view("mouth", 64, k_subset)
 assert sum(len(m) for m in view["members"]) == subset and (view["result"].sizes > 0).all()
 show_clusters("mouth", 64, k_subset)
 
+# %% [markdown]
+# A widget driven by a Python callback redraws a view when a control moves, but only in a live
+# kernel: in the book there is none. So we draw every view beforehand, for all parts and scales
+# and three values of K around `k_subset`, into small PNG images (`dfdnet_lite.widgets.figure_png`):
+
+# %%
+K_CHOICES = sorted({max(2, k_subset // 2), k_subset, min(2 * k_subset, subset // 2)})  # quick: 2, 4, 8
+start = time.perf_counter()
+views = {(part, scale, k): figure_png(plot_clusters(cluster_view(part, scale, k)))
+         for part in PARTS for scale in SCALES for k in K_CHOICES}  # (part, scale, K) -> PNG bytes
+cluster_view.cache_clear()  # the K-means results are drawn now; free their centres
+print(f"{len(views)} views (K = {K_CHOICES}) drawn in {time.perf_counter() - start:.1f} s: "
+      f"{sum(map(len, views.values())) / 2**20:.2f} MiB of PNG")
+assert len(views) == len(PARTS) * len(SCALES) * len(K_CHOICES)
+
+# %% [markdown]
+# `image_explorer` puts the images in nested `Stack`s, one level per control, and links each
+# control to its level with `jsdlink`: a link that the browser runs, not Python. Choosing a part,
+# a scale or K only switches the image shown, so the widget works in the static book too,
+# offline (its state and its JavaScript are part of the page). In a live kernel,
+# `show_clusters(part, scale, k)` draws any other K.
+
 # %%
 def clustering_widget():
-    """The interactive version: part, scale and K chosen with widgets, redrawn by `show_clusters`."""
-    controls = {
-        "part": widgets.Dropdown(options=list(PARTS), value="mouth", description="part"),
-        "scale": widgets.Dropdown(options=list(SCALES), value=64, description="scale"),
-        "k": widgets.IntSlider(value=k_subset, min=2, max=min(12, subset), description="K"),
-    }
-    panel = widgets.interactive_output(show_clusters, controls)
-    return widgets.VBox([widgets.HBox(list(controls.values())), panel])
+    """Part, scale and K chosen with widgets, switching between the precomputed `views` (no kernel needed)."""
+    controls = [widgets.Dropdown(options=list(PARTS), value="mouth", description="part"),
+                widgets.Dropdown(options=list(SCALES), value=64, description="scale"),
+                widgets.ToggleButtons(options=K_CHOICES, value=k_subset, description="K")]
+    return image_explorer(views, controls)
 
 
-# Run `display(clustering_widget())` in a live kernel. It is not run when the book is built: under
-# `make test` this cell stalled for over 270 s in 3 of 6 full runs (never alone); see the issue note.
+display(clustering_widget())
 
 # %% [markdown]
 # ## Exercises

@@ -30,8 +30,9 @@
 # 5. reverse RoIAlign: the restored part pasted back into the feature map,
 # 6. SFT: the restored features modulating the decoder,
 #
-# and end with an interactive view of the matches. Every plot reads the `Record` that one
-# forward pass returns (`net(lq, boxes, return_record=True)`); nothing is recomputed for them.
+# and end with an interactive view of the matches, which also works in the static book, offline.
+# Every plot reads the `Record` that one forward pass returns (`net(lq, boxes, return_record=True)`);
+# nothing is recomputed for them.
 
 # %% [markdown]
 # ## Set-up
@@ -69,6 +70,7 @@ from dfdnet_lite.config import check_profile
 from dfdnet_lite.dictionary import ComponentDictionary, load_dictionary
 from dfdnet_lite.files import read_image
 from dfdnet_lite.model import DFDNet, DFDNetConfig
+from dfdnet_lite.widgets import figure_png, image_explorer
 
 np.set_printoptions(precision=4, suppress=True)
 
@@ -362,13 +364,11 @@ plt.show()
 # %% [markdown]
 # ## Every match at a glance
 #
-# `show_match` draws one (face, part, scale) from the record: the part on the face, the top-$k$
-# adapted entries with their scores (the chosen one framed in red), and the confidence map. It is
-# a plain function, so the book shows it statically for one choice; run the notebook to pick the
-# face, part and scale from the dropdowns.
+# `plot_match` draws one (face, part, scale) from the record: the part on the face, the top-$k$
+# adapted entries with their scores (the chosen one framed in red), and the confidence map.
 
 # %%
-def show_match(face=0, part="mouth", scale=64, top=5):
+def plot_match(face=0, part="mouth", scale=64, top=5):
     """Figure of one match from `record` (plot only: nothing is recomputed but CAdaIN of the shown entries)."""
     r = record.parts[part, scale]
     order = r.scores[face].argsort(descending=True)[:top].tolist()
@@ -391,25 +391,43 @@ def show_match(face=0, part="mouth", scale=64, top=5):
         spine.set_edgecolor("red")
         spine.set_linewidth(3)
     fig.suptitle(f"chosen entry {int(r.index[face])}; confidence mean {float(r.confidence[face].mean()):.3f}", fontsize=10)
-    plt.show()
+    return fig
 
 
-show_match(0, "mouth", 64)
+plot_match(0, "mouth", 64)
+plt.show()
+
+# %% [markdown]
+# A widget with a Python callback would redraw this figure when a control moves, but only in a
+# live kernel, and the book has none. The record already holds every match, so we draw them all
+# beforehand, for every face of the batch, part and scale, into small PNG images
+# (`dfdnet_lite.widgets.figure_png`):
+
+# %%
+start = time.perf_counter()
+views = {(face, part, scale): figure_png(plot_match(face, part, scale))
+         for face in range(len(crops)) for part in PARTS for scale in SCALES}  # (face, part, scale) -> PNG bytes
+print(f"{len(views)} views drawn in {time.perf_counter() - start:.1f} s: "
+      f"{sum(map(len, views.values())) / 2**20:.2f} MiB of PNG")
+assert len(views) == len(crops) * len(PARTS) * len(SCALES)
+
+# %% [markdown]
+# `image_explorer` puts the images in nested `Stack`s, one level per control, and links each
+# control to its level with `jsdlink`: a link that the browser runs, not Python. Choosing a face,
+# a part or a scale only switches the image shown, so the widget works in the static book too,
+# offline (its state and its JavaScript are part of the page).
 
 # %%
 def matching_widget():
-    """The interactive version: face, part and scale chosen with widgets, redrawn by `show_match`."""
-    controls = {
-        "face": widgets.Dropdown(options=list(range(len(crops))), value=0, description="face"),
-        "part": widgets.Dropdown(options=list(PARTS), value="mouth", description="part"),
-        "scale": widgets.Dropdown(options=list(SCALES), value=64, description="scale"),
-    }
-    view = widgets.interactive_output(show_match, controls)
-    return widgets.VBox([widgets.HBox(list(controls.values())), view])
+    """Face, part and scale chosen with widgets, switching between the precomputed `views` (no kernel needed)."""
+    controls = [widgets.Dropdown(options=[(f"{i}: {c.source}", i) for i, c in enumerate(crops)], value=0,
+                                 description="face"),
+                widgets.Dropdown(options=list(PARTS), value="mouth", description="part"),
+                widgets.Dropdown(options=list(SCALES), value=64, description="scale")]
+    return image_explorer(views, controls)
 
 
-# Run `display(matching_widget())` in a live kernel. It is not run when the book is built: under
-# `make test` widget cells stalled for over 270 s in several full runs (never alone); see the issue note.
+display(matching_widget())
 
 # %% [markdown]
 # ## Exercises

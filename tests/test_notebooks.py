@@ -200,9 +200,9 @@ if __name__ == "__main__":
         refresh_reference_outputs(Path(name).resolve())
 
 
-#: Pages that must carry widget state. Empty for now: the 06 and 07 widget cells stalled under make test
-#: and are not displayed at build time (see those notebooks); put them back here with the widgets.
-WIDGET_PAGES: tuple[str, ...] = ()
+#: Pages that must carry widget state: the clustering (06) and feature-matching (07) widgets, displayed at
+#: build time. Their views are precomputed images switched by browser-side links (dfdnet_lite.widgets).
+WIDGET_PAGES: tuple[str, ...] = ("06_building_dictionaries", "07_dft_block")
 
 
 @pytest.mark.slow
