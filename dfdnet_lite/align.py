@@ -59,7 +59,8 @@ DETECTOR_MIN_PX = {"hog": 56, "mmod": 60}
 MIN_FACE_PX = 32  # smaller boxes are below DFDNet's hardest x8 setting (a 64 px crop)
 
 MODEL_FILES = {"hog": None, "mmod": "mmod_human_face_detector.dat",
-               "landmarks68": "shape_predictor_68_face_landmarks.dat"}
+               "landmarks68": "shape_predictor_68_face_landmarks.dat",
+               "face_recognition": "dlib_face_recognition_resnet_model_v1.dat"}  # metrics.identity_similarity
 DEBIAN_MODELS = Path("/usr/share/dlib")  # libdlib-data ships the 68-point file only
 _MODELS: dict[str, object] = {}
 
