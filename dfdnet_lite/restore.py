@@ -1,8 +1,9 @@
 """Whole photos: align every face, restore them in batches, paste them back (Sec. 4; Notebook 11).
 
-`load_generator` turns weights on disk into a DFDNet in eval mode: the official release
-(`python data_scripts/download_official.py`) or a checkpoint of our own training. There is no
-silent fallback to random weights: `random_generator` exists for demos and tests and says so.
+`resolve_weights` finds the weights to use (an explicit checkpoint, else the official release at
+its default place, else the checkpoint of `make reproduce`); `load_generator` turns them into a
+DFDNet in eval mode. There is no silent fallback to random weights: `random_generator` exists for
+demos and tests and says so.
 """
 from __future__ import annotations
 
@@ -15,10 +16,14 @@ import numpy as np
 OWN_FORMAT = "dfdnet-lite-generator"  # the "format" tag of our training checkpoint
 OFFICIAL_GENERATOR = Path("checkpoints/facefh_dictionary/latest_net_G.pth")  # inside the release folder
 OFFICIAL_DICTIONARY = Path("DictionaryCenter512")
+OFFICIAL_ROOT = Path("weights/official")  # where `dfdnet-lite download official` puts the release
+REPRODUCE_CHECKPOINT = Path("runs/quick/checkpoint.pt")  # what `make reproduce` trains
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout, when the package is installed editable
 HOW_TO_GET_WEIGHTS = (
-    "get the official weights with `python data_scripts/download_official.py --out weights/official` and pass "
-    f"--checkpoint weights/official/{OFFICIAL_GENERATOR.as_posix()} --dictionary weights/official/{OFFICIAL_DICTIONARY}, "
-    "or train your own with `dfdnet-lite train ... -o OUT` and pass --checkpoint OUT/checkpoint.pt "
+    f"get the official weights with `dfdnet-lite download official` (into {OFFICIAL_ROOT}, found there by "
+    "default; the same as `python data_scripts/download_official.py --out weights/official`), or train your own "
+    f"with `make reproduce` or `dfdnet-lite train --profile quick --dictionary DIR --out runs/quick` (found at "
+    f"{REPRODUCE_CHECKPOINT} by default), or pass --checkpoint PATH "
     "(--random-weights runs an UNTRAINED net, for demos and tests only)"
 )
 UNTRAINED = "UNTRAINED: random weights, the output is not a restoration"
@@ -60,6 +65,66 @@ def _official_dictionary_dir(checkpoint: Path) -> "Path | None":
     return None
 
 
+def _weight_roots() -> list[Path]:
+    """Folders where the default weights are looked for: the current one, then the checkout's root."""
+    return list(dict.fromkeys([Path.cwd(), REPO_ROOT]))
+
+
+def _shown(path: Path) -> Path:
+    """`path` relative to the current folder when it lies inside it (shorter messages)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def resolve_weights(checkpoint=None, dictionary=None) -> tuple[Path, "Path | None", str]:
+    """(checkpoint, dictionary or None, label) of the weights to use, in order (Notebook 11, "Weights").
+
+    1. `checkpoint` as given; 2. the official release at weights/official (`dfdnet-lite download
+    official`); 3. runs/quick/checkpoint.pt (`make reproduce`). Each default is looked for in the
+    current folder, then in the checkout's root. None found: FileNotFoundError naming the commands.
+    """
+    if checkpoint is not None:
+        return Path(checkpoint), None if dictionary is None else Path(dictionary), "given with --checkpoint"
+    for root in _weight_roots():
+        release = root / OFFICIAL_ROOT
+        if (release / OFFICIAL_GENERATOR).is_file() and (release / OFFICIAL_DICTIONARY).is_dir():
+            dict_path = Path(dictionary) if dictionary is not None else _shown(release / OFFICIAL_DICTIONARY)
+            return (_shown(release / OFFICIAL_GENERATOR), dict_path,
+                    f"the official DFDNet release in {_shown(release)} (CC BY-NC-SA 4.0, non-commercial)")
+    for root in _weight_roots():
+        if (root / REPRODUCE_CHECKPOINT).is_file():
+            path = _shown(root / REPRODUCE_CHECKPOINT)
+            return path, None if dictionary is None else Path(dictionary), f"our own training, {path} (make reproduce)"
+    looked = ", ".join(str(r / p) for r in _weight_roots() for p in (OFFICIAL_ROOT / OFFICIAL_GENERATOR, REPRODUCE_CHECKPOINT))
+    raise FileNotFoundError(f"no trained weights are available yet (no --checkpoint given, none at {looked}): "
+                            f"{HOW_TO_GET_WEIGHTS}")
+
+
+def _reason(err: BaseException) -> str:
+    """The first useful sentence of an exception (torch's multi-line load errors shortened)."""
+    lines = [ln.strip() for ln in str(err).split("WeightsUnpickler error:", 1)[-1].splitlines() if ln.strip()]
+    line = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
+    line = line.split(". ")[0].rstrip(".")
+    return f"{type(err).__name__}: {line}" if line else type(err).__name__
+
+
+def _read_checkpoint(checkpoint: Path) -> dict:
+    """torch.load(weights_only=True) of a checkpoint; ValueError with a one-line reason if unreadable."""
+    import torch
+
+    try:
+        payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as err:  # random bytes, a truncated zip, an empty file, a pickled module
+        raise ValueError(f"checkpoint {checkpoint} is not a readable torch file: {_reason(err)} (expected a state "
+                         "dict or a dfdnet-lite checkpoint written by torch.save; the file may be truncated or "
+                         "not a checkpoint)") from None
+    if not isinstance(payload, dict):
+        raise ValueError(f"{checkpoint} holds a {type(payload).__name__}, not a state dict or checkpoint dict")
+    return payload
+
+
 def _load_own(payload: dict, checkpoint: Path, dictionary):
     """DFDNet from our training checkpoint (format in `load_generator`'s docstring)."""
     from dataclasses import fields
@@ -76,13 +141,36 @@ def _load_own(payload: dict, checkpoint: Path, dictionary):
     dict_path = dictionary or payload.get("dictionary")
     if cfg.use_dictionary and not dict_path:
         raise ValueError(f"{checkpoint} names no dictionary: pass --dictionary (the file or folder it was trained with)")
+    net = DFDNet(cfg)
     if cfg.use_dictionary:
         dict_path = Path(dict_path)
         if not dict_path.is_absolute() and not dict_path.exists():
             dict_path = checkpoint.parent / dict_path  # stored relative to the checkpoint's folder
-    net = DFDNet(cfg, load_dictionary(dict_path) if cfg.use_dictionary else None)
-    net.load_state_dict(payload["generator"])
+        try:
+            net.set_dictionary(load_dictionary(dict_path))
+        except Exception as err:  # a wrong folder, entry shapes of another net, a file that is no dictionary
+            raise ValueError(f"dictionary {dict_path} does not fit checkpoint {checkpoint} (trained with "
+                             f"{payload.get('dictionary')}): {_reason(err)}") from None
+    try:
+        net.load_state_dict(payload["generator"])
+    except RuntimeError as err:
+        raise ValueError(f"checkpoint {checkpoint}: its generator weights do not fit the config stored with them "
+                         f"(ngf {cfg.ngf}): {_reason(err)}") from None
     return net
+
+
+def _load_release(checkpoint: Path, folder):
+    """The official generator with its DictionaryCenter512 folder; ValueError naming both if they do not fit."""
+    from .official import load_official
+
+    if folder is None:
+        raise FileNotFoundError(f"{checkpoint} is the official generator, but no {OFFICIAL_DICTIONARY} folder was "
+                                f"given or found beside it: {HOW_TO_GET_WEIGHTS}")
+    try:
+        return load_official(checkpoint, folder)
+    except Exception as err:  # a wrong folder, entry shapes of another net, unreadable .npy files
+        raise ValueError(f"dictionary {folder} does not fit the official checkpoint {checkpoint}: "
+                         f"{_reason(err)}") from None
 
 
 def load_generator(checkpoint=None, dictionary=None, official_dictionary_dir=None, device="cpu"):
@@ -96,10 +184,9 @@ def load_generator(checkpoint=None, dictionary=None, official_dictionary_dir=Non
     "config": dataclasses.asdict(DFDNetConfig), "dictionary": path of the dictionary file or
     official folder it was trained with (absolute, or relative to the checkpoint's folder),
     optional "step", "epoch", ...}. `dictionary` overrides the stored path. Missing files raise
-    FileNotFoundError with the command that downloads or trains them.
+    FileNotFoundError with the command that downloads or trains them; an unreadable checkpoint or
+    a dictionary that does not fit it raises ValueError naming the file(s).
     """
-    import torch
-
     if checkpoint is None:
         raise FileNotFoundError(f"no trained weights are available yet (no checkpoint given): {HOW_TO_GET_WEIGHTS}")
     checkpoint = Path(checkpoint)
@@ -108,19 +195,11 @@ def load_generator(checkpoint=None, dictionary=None, official_dictionary_dir=Non
     for path in (dictionary, official_dictionary_dir):
         if path is not None and not Path(path).exists():
             raise FileNotFoundError(f"dictionary {path} not found: {HOW_TO_GET_WEIGHTS}")
-    payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    if not isinstance(payload, dict):
-        raise ValueError(f"{checkpoint} holds a {type(payload).__name__}, not a state dict or checkpoint dict")
+    payload = _read_checkpoint(checkpoint)
     if "generator" in payload:
         net = _load_own(payload, checkpoint, dictionary)
     elif _is_official(payload):
-        from .official import load_official
-
-        folder = official_dictionary_dir or dictionary or _official_dictionary_dir(checkpoint)
-        if folder is None:
-            raise FileNotFoundError(f"{checkpoint} is the official generator, but no {OFFICIAL_DICTIONARY} folder was "
-                                    f"given or found beside it: {HOW_TO_GET_WEIGHTS}")
-        net = load_official(checkpoint, folder)
+        net = _load_release(checkpoint, official_dictionary_dir or dictionary or _official_dictionary_dir(checkpoint))
     else:
         raise ValueError(f"{checkpoint} is neither an official DFDNet checkpoint (keys VggExtract.*, le_256.*) nor a "
                          f"{OWN_FORMAT} checkpoint (keys generator, config, dictionary); first keys: {list(payload)[:5]}")
@@ -152,12 +231,49 @@ def _autocast(device, dtype):
     return torch.autocast(device.type, dtype=dtype)
 
 
+class OutOfMemory(RuntimeError):
+    """The GPU ran out of memory even with one face per batch."""
+
+
+def _is_oom(err: BaseException) -> bool:
+    """True for torch.cuda.OutOfMemoryError and any RuntimeError that says "out of memory"."""
+    import torch
+
+    return isinstance(err, torch.cuda.OutOfMemoryError) or (isinstance(err, RuntimeError) and "out of memory" in str(err))
+
+
+def _empty_cache() -> None:
+    """Give the CUDA caching allocator's free blocks back (no-op without CUDA)."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _forward(net, chunk: list, device, dtype, channels_last: bool) -> list[np.ndarray]:
+    """Restored (512, 512, 3) uint8 faces of one batch of FaceCrops."""
+    import torch
+
+    faces = np.stack([c.face for c in chunk])  # (B, 512, 512, 3) uint8
+    lq = torch.from_numpy(faces).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1  # (B, 3, 512, 512) in [-1, 1]
+    if channels_last:
+        lq = lq.contiguous(memory_format=torch.channels_last)
+    boxes = torch.as_tensor(np.stack([c.boxes for c in chunk]), dtype=torch.float32, device=device)  # (B, 4, 4)
+    with torch.no_grad(), _autocast(device, dtype):
+        restored = net(lq, boxes)  # (B, 3, 512, 512) in [-1, 1]
+    pixels = ((restored.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return list(pixels.permute(0, 2, 3, 1).cpu().numpy())
+
+
 def restore_faces(net, crops: list, batch_size: int = 4, device=None, dtype=None,
-                  channels_last: bool = True) -> list[np.ndarray]:
+                  channels_last: bool = True, notes: "list | None" = None) -> list[np.ndarray]:
     """Restored (512, 512, 3) uint8 faces of aligned FaceCrops, `batch_size` at a time (Notebook 11, "Batches").
 
     `dtype` torch.bfloat16 runs under autocast; `channels_last` sets the input's memory format
     only (the net is not modified), which lets oneDNN pick its faster NHWC kernels on CPU.
+    Out of GPU memory, the CUDA cache is emptied and the same faces are retried at half the batch
+    (the rest of the photo keeps the smaller batch), down to 1; then OutOfMemory is raised. Each
+    halving appends a line to `notes` when given.
     """
     import torch
 
@@ -165,17 +281,24 @@ def restore_faces(net, crops: list, batch_size: int = 4, device=None, dtype=None
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     device = torch.device(device) if device is not None else next(net.parameters()).device
     out: list[np.ndarray] = []
-    for start in range(0, len(crops), batch_size):
-        chunk = crops[start:start + batch_size]
-        faces = np.stack([c.face for c in chunk])  # (B, 512, 512, 3) uint8
-        lq = torch.from_numpy(faces).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1  # (B, 3, 512, 512) in [-1, 1]
-        if channels_last:
-            lq = lq.contiguous(memory_format=torch.channels_last)
-        boxes = torch.as_tensor(np.stack([c.boxes for c in chunk]), dtype=torch.float32, device=device)  # (B, 4, 4)
-        with torch.no_grad(), _autocast(device, dtype):
-            restored = net(lq, boxes)  # (B, 3, 512, 512) in [-1, 1]
-        pixels = ((restored.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        out += list(pixels.permute(0, 2, 3, 1).cpu().numpy())
+    start, size = 0, int(batch_size)
+    while start < len(crops):
+        chunk = crops[start:start + size]
+        try:
+            out += _forward(net, chunk, device, dtype, channels_last)
+            start += len(chunk)
+            continue
+        except RuntimeError as err:
+            if not _is_oom(err):
+                raise
+            reason = _reason(err)
+        _empty_cache()  # outside the except block, so the failed batch's tensors are already released
+        if len(chunk) == 1:
+            raise OutOfMemory(f"out of memory on {device} even with one face per batch ({reason}); "
+                              "free the GPU, or run with --device cpu") from None
+        size = len(chunk) // 2
+        if notes is not None:
+            notes.append(f"out of memory on {device} at batch {len(chunk)}: retried at batch {size}")
     return out
 
 
@@ -200,11 +323,12 @@ def restore_photo(net, photo: np.ndarray, upscale: int = 1, batch_size: int = 4,
     timings["detect"], t = time.perf_counter() - t, time.perf_counter()
     crops = align.align_photo(photo, source=source, detections=found) if len(found.rects) else []
     timings["align"], t = time.perf_counter() - t, time.perf_counter()
-    restored = restore_faces(net, crops, batch_size, device, dtype)
+    memory_notes: list[str] = []
+    restored = restore_faces(net, crops, batch_size, device, dtype, notes=memory_notes)
     timings["restore"], t = time.perf_counter() - t, time.perf_counter()
     final = paste_back(photo, list(zip(crops, restored)), upscale)  # no faces: the plain bicubic upscale
     timings["paste"] = time.perf_counter() - t
-    notes = ([found.note] if not crops and found.note else []) + _notes(found, crops, max_fit_rms)
+    notes = ([found.note] if not crops and found.note else []) + _notes(found, crops, max_fit_rms) + memory_notes
     return RestoreResult(photo, crops, restored, final, int(upscale), timings, notes,
                          len(found.rects) + len(found.too_small))
 

@@ -19,17 +19,41 @@ For each PHOTO it writes, into DIR:
   report.csv                     one row per face: photo, face index, box in the photo, detection score,
                                  status (restored / skipped / failed), seconds for the photo, notes;
                                  a photo with no usable face gets one row with its reason
-Weights: --checkpoint is the official latest_net_G.pth (then --dictionary is the official
-DictionaryCenter512 folder, found beside the release by default) or OUT/checkpoint.pt of
-`dfdnet-lite train`. Get the official ones with `python data_scripts/download_official.py
---out weights/official` (CC BY-NC-SA 4.0, non-commercial). --random-weights runs an UNTRAINED
-net (for demos and tests): every output is marked as untrained.
-A file that cannot be read, holds no face, or only faces too small to restore gets one line on
-stderr; the others go on, and the exit status is 1 if any input failed.
+Weights, the first found: --checkpoint (the official latest_net_G.pth, then --dictionary is the
+official DictionaryCenter512 folder, found beside the release by default; or OUT/checkpoint.pt of
+`dfdnet-lite train`); else the official release at weights/official (`dfdnet-lite download
+official`, CC BY-NC-SA 4.0, non-commercial); else runs/quick/checkpoint.pt (`make reproduce`).
+The defaults are looked for in the current folder, then in the checkout. The weights used are
+printed. --random-weights runs an UNTRAINED net (for demos and tests): every output is marked so.
+A file that cannot be read, holds no face, only faces too small to restore, or does not fit in GPU
+memory even one face at a time (the batch is halved first) gets one line on stderr; the others go
+on, and the exit status is 1 if any input failed. Inputs are never overwritten: -o may not be an
+input folder, and no output is written over an input file.
 
-example: dfdnet-lite restore group.jpg photos/ -o restored/ --checkpoint weights/official/checkpoints/facefh_dictionary/latest_net_G.pth --upscale 2
+examples:
+  dfdnet-lite download official && dfdnet-lite restore group.jpg photos/ -o restored/ --upscale 2
+  dfdnet-lite restore group.jpg -o restored/ --checkpoint runs/quick/checkpoint.pt --device cpu --batch-size 2
 """
 REPORT_FIELDS = ("photo", "face", "box", "score", "status", "seconds", "notes")
+
+
+def _at_least_one(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _device(text: str) -> str:
+    """argparse type: auto, cpu, cuda, cuda:N or mps."""
+    name = text.strip().lower()
+    if name in ("auto", "cpu", "cuda", "mps") or (name.startswith("cuda:") and name[5:].isdigit()):
+        return name
+    raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda, cuda:N or mps, got {text!r}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,35 +65,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", metavar="PATH", help="official latest_net_G.pth or our OUT/checkpoint.pt")
     parser.add_argument("--dictionary", metavar="PATH", help="dictionary file or official folder (default: beside the checkpoint)")
     parser.add_argument("--random-weights", action="store_true", help="UNTRAINED random net for demos and tests (loud warning)")
-    parser.add_argument("--upscale", type=int, default=1, metavar="N", help="output size = input size x N (default: 1)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default: auto)")
-    parser.add_argument("--batch-size", type=int, default=4, metavar="N", help="faces per forward pass (default: 4)")
+    parser.add_argument("--upscale", type=_at_least_one, default=1, metavar="N",
+                        help="output size = input size x N, N >= 1 (default: 1)")
+    parser.add_argument("--device", type=_device, default="auto", metavar="DEVICE",
+                        help="auto (CUDA, else MPS, else CPU), cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--batch-size", type=_at_least_one, default=4, metavar="N",
+                        help="faces per forward pass, N >= 1; halved automatically when the GPU runs out of memory (default: 4)")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (about 2x faster on recent CPUs and GPUs)")
     parser.add_argument("--detector", choices=("hog", "mmod"), default="hog", help="dlib HOG (fast) or MMOD CNN (default: hog)")
     parser.add_argument("--upsample", type=int, default=1, metavar="N", help="detector upsampling steps (default: 1)")
 
 
-def _generator(args, device):
-    """The net to run, and whether it is untrained."""
+def _generator(args, device, weights):
+    """The net to run (from `weights` = resolve_weights(...), or random), and whether it is untrained."""
     from dfdnet_lite import restore
 
     if args.random_weights:
         print(f"WARNING: --random-weights: {restore.UNTRAINED}. Every output in {args.out} is marked UNTRAINED.",
               file=sys.stderr)
         return restore.random_generator(device=device), True
-    return restore.load_generator(args.checkpoint, args.dictionary, device=device), False
+    checkpoint, dictionary, label = weights
+    net = restore.load_generator(checkpoint, dictionary, device=device)
+    print(f"weights: {label}: {checkpoint}" + (f" with dictionary {dictionary}" if dictionary else "") + f", on {device}")
+    return net, False
 
 
-def _write_outputs(result, out: Path, stem: str, untrained: bool) -> None:
-    """The restored photo, the comparison figure and each face's input and restored crops."""
+def _write_outputs(result, out: Path, stem: str, untrained: bool, inputs: "set[Path]") -> None:
+    """The restored photo, the comparison figure and each face's input and restored crops; never over an input."""
     from dfdnet_lite.files import write_image
     from dfdnet_lite.restore import compare_figure
 
-    write_image(out / f"{stem}.png", result.final)
-    write_image(out / f"{stem}_compare.png", compare_figure(result, untrained))
+    files = {out / f"{stem}.png": result.final, out / f"{stem}_compare.png": None}
     for crop, face in zip(result.crops, result.restored):
-        write_image(out / "faces" / f"{stem}_{crop.index}_input.png", crop.face)
-        write_image(out / "faces" / f"{stem}_{crop.index}_restored.png", face)
+        files[out / "faces" / f"{stem}_{crop.index}_input.png"] = crop.face
+        files[out / "faces" / f"{stem}_{crop.index}_restored.png"] = face
+    clash = [str(path) for path in files if path.resolve() in inputs]
+    if clash:
+        raise FileExistsError(f"not written: {clash[0]} is an input photo; choose an output folder outside the inputs")
+    for path, image in files.items():
+        write_image(path, compare_figure(result, untrained) if image is None else image)
 
 
 def _face_rows(path: Path, result, notes: list) -> list[dict]:
@@ -86,32 +120,39 @@ def _face_rows(path: Path, result, notes: list) -> list[dict]:
     return rows
 
 
+def _failed(path: Path, reason: str, seconds: float = 0.0) -> list[dict]:
+    """The report row of a photo that failed as a whole."""
+    return [{"photo": str(path), "face": "", "box": "", "score": "", "status": "failed", "seconds": round(seconds, 3),
+             "notes": reason}]
+
+
 def restore_one(net, path: Path, out: Path, stem: str, args, untrained: bool) -> tuple[list[dict], int]:
     """Restore one photo and write its files; returns its report rows and the number of faces restored."""
+    import time
+
     from dfdnet_lite.files import ImageError, read_image
-    from dfdnet_lite.restore import UNTRAINED, restore_photo
+    from dfdnet_lite.restore import UNTRAINED, OutOfMemory, restore_photo
 
     try:
         photo = read_image(path)  # (H, W, 3) uint8 RGB
     except ImageError as err:
-        return [{"photo": str(path), "face": "", "box": "", "score": "", "status": "failed", "seconds": 0.0,
-                 "notes": err.reason}], 0
-    result = restore_photo(net, photo, args.upscale, args.batch_size, args.device_obj, args.dtype,
-                           args.detector, args.upsample, source=str(path))
+        return _failed(path, err.reason), 0
+    start = time.perf_counter()
+    try:
+        result = restore_photo(net, photo, args.upscale, args.batch_size, args.device_obj, args.dtype,
+                               args.detector, args.upsample, source=str(path))
+        if result.crops:
+            _write_outputs(result, out, stem, untrained, args.input_files)
+    except (OutOfMemory, FileExistsError, OSError) as err:  # this photo fails, the batch goes on
+        return _failed(path, str(err), time.perf_counter() - start), 0
     notes = result.notes + ([UNTRAINED] if untrained and result.crops else [])
-    if result.crops:
-        _write_outputs(result, out, stem, untrained)
     return _face_rows(path, result, notes), len(result.crops)
 
 
 def _check(args) -> None:
-    """Refuse bad option values before any work."""
-    if args.upscale < 1 or args.batch_size < 1 or args.upsample < 0:
-        raise ValueError("--upscale and --batch-size must be >= 1, --upsample >= 0")
-    if not args.random_weights and args.checkpoint is None:
-        from dfdnet_lite.restore import HOW_TO_GET_WEIGHTS
-
-        raise FileNotFoundError(f"no trained weights are available yet (no --checkpoint given): {HOW_TO_GET_WEIGHTS}")
+    """Refuse bad option values before any work (--upscale and --batch-size are checked by argparse)."""
+    if args.upsample < 0:
+        raise ValueError(f"--upsample must be >= 0, got {args.upsample}")
 
 
 def run(args) -> int:
@@ -121,16 +162,18 @@ def run(args) -> int:
 
     from dfdnet_lite.config import resolve_device
     from dfdnet_lite.files import check_output_dir
-    from dfdnet_lite.restore import UNTRAINED
+    from dfdnet_lite.restore import UNTRAINED, resolve_weights
 
     _check(args)
+    weights = None if args.random_weights else resolve_weights(args.checkpoint, args.dictionary)  # before any file
     out = check_output_dir(args.out, args.inputs)
     args.device_obj = resolve_device(args.device)
     args.dtype = torch.bfloat16 if args.bf16 else torch.float32
-    net, untrained = _generator(args, args.device_obj)
+    net, untrained = _generator(args, args.device_obj, weights)
     if untrained:
         (out / "UNTRAINED_RANDOM_WEIGHTS.txt").write_text(f"{UNTRAINED}: made with dfdnet-lite restore --random-weights\n")
     photos, failures = _photos(args.inputs)
+    args.input_files = {p.resolve() for p in photos}
     for line in failures:
         print(line, file=sys.stderr)
     rows, used, restored, n_ok, n_failed = [], set(), 0, 0, len(failures)
