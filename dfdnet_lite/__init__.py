@@ -33,12 +33,22 @@ _LAZY = {
     "DFDNet": "dfdnet_lite.model",
     "DFDNetConfig": "dfdnet_lite.model",
     "load_official": "dfdnet_lite.official",
+    # losses and training (Notebooks 08-09)
+    "LossConfig": "dfdnet_lite.losses",
+    "GeneratorLoss": "dfdnet_lite.losses",
+    "MultiScaleDiscriminator": "dfdnet_lite.losses",
+    "TrainConfig": "dfdnet_lite.train",
+    "Trainer": "dfdnet_lite.train",
+    "ensure_quick_run": "dfdnet_lite.train",
     # whole photos (Notebook 11)
+    "resolve_weights": "dfdnet_lite.restore",
     "load_generator": "dfdnet_lite.restore",
     "restore_photo": "dfdnet_lite.restore",
-    # metrics (Notebook 10)
+    # metrics and evaluation (Notebook 10)
     "psnr": "dfdnet_lite.metrics",
     "ssim": "dfdnet_lite.metrics",
+    "landmark_distance": "dfdnet_lite.metrics",
+    "identity_similarity": "dfdnet_lite.metrics",
 }
 
 __all__ = ["PARTS", "SCALES", "CHANNELS", "PART_SIZES_512", "FACE_SIZE", "resolve_device", *_LAZY]
