@@ -3,7 +3,7 @@
 The official repository released no training code; this is ours, written from the paper.
 
     dfdnet-lite train --profile quick  --dictionary runs/dict_quick/dictionary.pt --out runs/quick
-    dfdnet-lite train --profile medium --dictionary runs/dict_medium/dictionary.pt --out runs/medium
+    dfdnet-lite train --profile medium --dictionary runs/dict_300/dictionary.pt --out runs/medium
     torchrun --nproc_per_node 8 -m dfdnet_lite train --profile paper --faces FFHQ --dictionary D --out runs/paper --device cuda
 
 Data: high-quality faces (the 899 training faces of the offline sample, or a folder), aligned to
@@ -442,6 +442,8 @@ class Trainer:
         if self.faces is None:
             self.prepare_data()
         self.out.mkdir(parents=True, exist_ok=True)
+        if self.dist.main:
+            _truncate_log(self.out / "log.csv", self.step)  # rows an interrupted run logged after its checkpoint
         log = _Log(self.out, enabled=self.dist.main)
         values: dict[str, float] = {}
         bar = tqdm(range(self.step + 1, cfg.steps + 1), initial=self.step, total=cfg.steps, desc="train",
@@ -499,6 +501,16 @@ class _Log:
             self.file.close()
             if self.writer is not None:
                 self.writer.close()
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop the rows after `step` from a log.csv, so a resumed run's log has each step once."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) <= step]
+    if len(kept) != len(lines):
+        path.write_text("".join(kept))
 
 
 def _plain(value):

@@ -82,6 +82,8 @@ def test_training_writes_checkpoint_logs_and_resumes_to_the_same_next_loss(dicti
     part = Trainer(tiny(dictionary, steps=2), tmp_path / "part", device="cpu")
     part.fit(progress=False)
     assert (tmp_path / "part" / CHECKPOINT).is_file()
+    with (tmp_path / "part" / "log.csv").open("a") as f:  # a row logged after the checkpoint, then killed
+        f.write("3,9.0,1,1,1,1,1,0.1,0.1\n")
     resumed = Trainer(tiny(dictionary), tmp_path / "part", device="cpu", resume=True)
     assert resumed.step == 2
     resumed.fit(progress=False)
