@@ -27,8 +27,11 @@ NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 COLAB = "https://colab.research.google.com/github/dfdnet-lite/dfdnet-lite/blob/main/notebooks/"
 QUICK = {"profile": "quick", "device": "cpu"}
-#: Seconds one quick run of a notebook may take (each takes 10-20 s on 2 CPU cores); default 300.
-TIMEOUTS: dict[str, int] = {"02_faces_and_landmarks": 300, "03_degradation": 300}
+#: Seconds one quick run of a notebook may take (most take 10-60 s on 2 CPU cores); default 300.
+#: The first notebook that needs trained weights (01, or 09-11 run alone) builds runs/dict_quick and
+#: trains runs/quick once (train.ensure_quick_run: 1-4 min on 2 CPU cores), hence their margin.
+TIMEOUTS: dict[str, int] = {"01_overview": 900, "09_training": 900, "10_evaluation": 900,
+                            "11_restore_your_photo": 900}
 DEFAULT_TIMEOUT = 300
 
 
