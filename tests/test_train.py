@@ -102,6 +102,7 @@ def test_training_writes_checkpoint_logs_and_resumes_to_the_same_next_loss(dicti
     assert encoder_keys and all(torch.equal(fresh[k], trained[k]) for k in encoder_keys)
     assert not torch.equal(fresh["head.4.weight"], trained["head.4.weight"])
     assert loss_curve(tmp_path / "part") is not None
+    assert list((tmp_path / "part" / "tb").glob("events.out.tfevents.*")), "no TensorBoard events written"
 
 
 @pytest.mark.slow
