@@ -36,6 +36,13 @@ class LossConfig:
     slope: float = 0.2  # LeakyReLU slope in the discriminators (ours, as the generator)
 
 
+def resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """x (B, C, H, W) at side `size` (bilinear with antialias; ours), or x itself when already that size."""
+    if x.shape[-2:] == (size, size):
+        return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
 def pixel_loss(out: torch.Tensor, hq: torch.Tensor) -> torch.Tensor:
     """Pixel reconstruction term of Sec. 3.4: mean squared error between output and ground truth."""
     # $\ell_{l2} = \frac{1}{CHW}\|\hat{I}^h - I^h\|_2^2$ (averaged over the batch)
@@ -94,9 +101,7 @@ class MultiScaleDiscriminator(nn.Module):
         outs = []
         for size, net in zip(self.sizes, self.nets):
             # $I_{\downarrow s}$: the image at side s (bilinear with antialias; ours)
-            x_s = x if x.shape[-2:] == (size, size) else F.interpolate(
-                x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-            outs.append(net(x_s))
+            outs.append(net(resize(x, size)))  # $D_r(I_{\downarrow s})$
         return outs
 
 
@@ -158,11 +163,8 @@ class GeneratorLoss:
         cfg = self.config
         pixel = pixel_loss(out, hq)
         if cfg.lambda_p:
-            if out.shape[-1] != cfg.perceptual_size:  # cheaper perceptual term on a downsampled pair
-                out_p, hq_p = (F.interpolate(x, size=(cfg.perceptual_size,) * 2, mode="bilinear",
-                                             align_corners=False, antialias=True) for x in (out, hq))
-            else:
-                out_p, hq_p = out, hq
+            # a smaller perceptual_size gives a cheaper term on the downsampled pair
+            out_p, hq_p = resize(out, cfg.perceptual_size), resize(hq, cfg.perceptual_size)
             perceptual = perceptual_loss(self.encoder, out_p, hq_p, cfg.perceptual_weights, cfg.feature_scale)
         else:  # a zero weight skips the encoder passes altogether
             perceptual = out.new_zeros(())

@@ -22,7 +22,6 @@ process.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import time
@@ -31,9 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
-
-from .config import PARTS
 from .losses import LossConfig
 
 CHECKPOINT = "checkpoint.pt"
@@ -110,13 +106,9 @@ def profile_config(profile: str = "paper", **overrides) -> TrainConfig:
 # ----------------------------------------------------------------------------------------- data
 
 
-def _name_hash(path: Path) -> int:
-    return int(hashlib.sha256(path.name.encode()).hexdigest()[:8], 16)
-
-
 def split_faces(config: TrainConfig) -> tuple[list[Path], list[Path]]:
     """(training paths, held-out paths); the held-out ones are never trained on."""
-    from .data import sample_split
+    from .data import _name_hash, sample_split
     from .files import list_images
 
     if config.faces == "sample":
@@ -210,14 +202,10 @@ class TrainingFaces:
 # -------------------------------------------------------------------------------------- trainer
 
 
-def _clip(params, max_norm: float) -> float:
-    """Clip the global grad norm when max_norm > 0; return the norm before clipping."""
-    params = [p for p in params if p.grad is not None]
-    if not params:
-        return 0.0
+def _clip(params, max_norm: float) -> None:
+    """Clip the global grad norm of `params` to max_norm (0 = off)."""
     if max_norm > 0:
-        return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-    return float(torch.linalg.vector_norm(torch.stack([p.grad.detach().norm() for p in params])))
+        torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], max_norm)
 
 
 class Trainer:
@@ -287,13 +275,15 @@ class Trainer:
         """Split, cache landmarks (rank 0 first), and build the training faces."""
         train, held = split_faces(self.config)
         cache_file = self.out / "landmarks.json"
+        landmarks = None
         if self.dist.main:
-            cache_landmarks(train, cache_file, self.config.detector)
+            landmarks = cache_landmarks(train, cache_file, self.config.detector)
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "held_out.txt").write_text("".join(f"{p}\n" for p in held))
         self.dist.barrier()
-        self.faces = TrainingFaces(train, cache_landmarks(train, cache_file, self.config.detector),
-                                   self.config.preset, self.config.seed)
+        if landmarks is None:  # the other ranks read what rank 0 wrote
+            landmarks = cache_landmarks(train, cache_file, self.config.detector)
+        self.faces = TrainingFaces(train, landmarks, self.config.preset, self.config.seed)
         self.held_out = held
         return self.faces
 
@@ -394,10 +384,9 @@ class Trainer:
 
     def load(self, path) -> None:
         """Restore generator, discriminators, optimisers and step from a checkpoint of this configuration."""
-        try:
-            payload = torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as err:  # a truncated or foreign file: say which, without torch's traceback
-            raise ValueError(f"checkpoint {path} is not a readable torch file: {err}") from None
+        from .restore import _read_checkpoint
+
+        payload = _read_checkpoint(Path(path))  # a truncated or foreign file: one line, no torch traceback
         saved = TrainConfig.from_dict(payload.get("train_config") or {})
         for name in ("ngf", "use_dictionary", "use_cadain", "use_confidence", "crop_mode", "loss"):
             if getattr(saved, name) != getattr(self.config, name):
@@ -412,23 +401,24 @@ class Trainer:
     # ---- loop
     def sample_images(self, step: int, count: int = 2) -> Path:
         """LQ | restored | HQ of the first held-out faces (never trained on) as one PNG (OUT/samples/)."""
+        from types import SimpleNamespace
+
         from .build import align_path
         from .degrade import degrade_pair
         from .files import write_image
+        from .restore import restore_faces
 
-        if not hasattr(self, "_sample_faces"):
+        if not hasattr(self, "_sample_faces"):  # the same faces and x8 degradations at every sample step
             found = [align_path(p, self.config.detector) for p in self.held_out[: count * 2]]
-            self._sample_faces = [f for f in found if f is not None][:count]
-        rows = []
+            self._sample_faces = [(face, boxes, degrade_pair(face, "x8", seed=i)[1])
+                                  for i, (face, boxes) in enumerate(f for f in found if f is not None) if i < count]
+        crops = [SimpleNamespace(face=lq, boxes=boxes) for _, boxes, lq in self._sample_faces]
         self.generator.eval()
-        for i, (face, boxes) in enumerate(self._sample_faces):
-            _, lq, _ = degrade_pair(face, "x8", seed=i)
-            x = torch.from_numpy(lq).permute(2, 0, 1)[None].float().to(self.device) / 127.5 - 1
-            with torch.no_grad(), self._autocast():
-                y = self.generator(x, torch.as_tensor(boxes[None], dtype=torch.float32))
-            restored = ((y[0].float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
-            rows.append(np.concatenate([lq, restored, face], axis=1)[::2, ::2])
+        restored = restore_faces(self.generator, crops, batch_size=max(1, len(crops)), device=self.device,
+                                 dtype=torch.bfloat16 if self.bf16 else None)
         self.generator.train()
+        rows = [np.concatenate([lq, out, face], axis=1)[::2, ::2]
+                for (face, _, lq), out in zip(self._sample_faces, restored)]
         path = self.out / "samples" / f"step_{step:07d}.png"
         if rows:
             write_image(path, np.concatenate(rows, axis=0))
@@ -575,7 +565,7 @@ def ensure_quick_run(root=None, device="cpu", progress: bool = True) -> Path:
     checkpoint = out / CHECKPOINT
     if checkpoint.is_file():
         try:
-            saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            saved = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)  # reads the config only
             stored = TrainConfig.from_dict(saved.get("train_config") or {})
             if replace(stored, dictionary=None) == replace(config, dictionary=None) and saved.get("step") == config.steps:
                 return checkpoint
@@ -600,4 +590,4 @@ def train(config: TrainConfig, out, device="auto", resume: bool = False, progres
 
 
 __all__ = ["TrainConfig", "PROFILES", "profile_config", "split_faces", "cache_landmarks", "TrainingFaces",
-           "Trainer", "train", "ensure_quick_run", "read_log", "loss_curve", "CHECKPOINT", "PARTS", "nn"]
+           "Trainer", "train", "ensure_quick_run", "read_log", "loss_curve", "CHECKPOINT"]
