@@ -303,4 +303,6 @@ def describe_checkpoint(path) -> str:
         return f"{path} (official DFDNet release, csxmli2016/DFDNet, CC BY-NC-SA 4.0)"
     stored = {"step": payload.get("step"), "profile": (payload.get("train_config") or {}).get("profile")}
     details = ", ".join(f"{k} {v}" for k, v in stored.items() if v is not None)
+    if (payload.get("config") or {}).get("residual"):
+        details += ", residual output (ours)" if details else "residual output (ours)"
     return f"{path} ({details or 'no training step stored'})"

@@ -29,6 +29,9 @@ class DFDNetConfig:
     use_confidence: bool = True  # False: confidence fixed to 1 (output = crop + swapped entry)
     dilations: tuple[int, ...] = (4, 3, 2, 1)  # the MSDilate block's four branches
     slope: float = 0.2  # LeakyReLU negative slope everywhere
+    # ours, not the paper's: predict a correction added to the input (head without tanh, last conv zero, so a new
+    # net returns its input; output clamped to [-1, 1]). Off for the official and `paper` networks; `medium` uses it
+    residual: bool = False
     vgg_weights: "str | None | bool" = None  # encoder weights: vgg19.pth path, None = first found, False = random
 
 
@@ -200,8 +203,12 @@ class DFDNet(nn.Module):
         ins = [CHANNELS[32]] + widths[:-1]
         styles = [CHANNELS[s] for s in reversed(SCALES)]  # 512 @32, 512 @64, 256 @128, 128 @256
         self.up = nn.ModuleList(StyledUpBlock(i, o, st, cfg.slope) for i, o, st in zip(ins, widths, styles))
+        last = nn.Conv2d(cfg.ngf, 3, 3, 1, 1)
+        if cfg.residual:  # start as the identity: the first steps refine the input instead of drawing it from scratch
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
         self.head = nn.Sequential(sn_conv(cfg.ngf, cfg.ngf), nn.LeakyReLU(cfg.slope), UpResBlock(cfg.ngf, cfg.slope),
-                                  UpResBlock(cfg.ngf, cfg.slope), nn.Conv2d(cfg.ngf, 3, 3, 1, 1), nn.Tanh())
+                                  UpResBlock(cfg.ngf, cfg.slope), last, *([] if cfg.residual else [nn.Tanh()]))
         if cfg.use_dictionary and dictionary is not None:
             self.set_dictionary(dictionary)
         # fresh u, v are random (the official init too): converge them so a new net is usable in eval mode
@@ -280,4 +287,6 @@ class DFDNet(nn.Module):
         for up, style in zip(self.up, reversed(updated)):  # 32 -> 64 -> 128 -> 256 -> 512
             x = up(x, style)
         out = self.head(x)  # (B, 3, 512, 512)
+        if self.config.residual:
+            out = (lq + out).clamp(-1.0, 1.0)
         return (out, record) if return_record else out

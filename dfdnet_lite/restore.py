@@ -310,16 +310,33 @@ def _notes(found, crops: list, max_fit_rms: float) -> list[str]:
     return notes
 
 
+def drop_low_scores(found, min_score: "float | None"):
+    """Detections with the boxes scoring below `min_score` moved to the faces left out, with the reason."""
+    if min_score is None or not len(found.rects):
+        return found
+    low = found.scores < min_score
+    for rect, score in zip(found.rects[low], found.scores[low]):
+        found.too_small.append((tuple(int(v) for v in rect),
+                                f"{found.detector} detection score {score:.2f} is below --min-score {min_score:g}"))
+    found.rects, found.scores = found.rects[~low], found.scores[~low]
+    if not len(found.rects) and not found.note:
+        found.note = f"no face scored at least --min-score {min_score:g} ({int(low.sum())} detection(s) below it)"
+    return found
+
+
 def restore_photo(net, photo: np.ndarray, upscale: int = 1, batch_size: int = 4, device=None, dtype=None,
                   detector: str = "hog", upsample: int = 1, source: "str | None" = None,
-                  max_fit_rms: float = 20.0) -> RestoreResult:
-    """Every face of a photo aligned, restored in batches and pasted back at `upscale` (Notebook 11)."""
+                  max_fit_rms: float = 20.0, min_score: "float | None" = None) -> RestoreResult:
+    """Every face of a photo aligned, restored in batches and pasted back at `upscale` (Notebook 11).
+
+    `min_score` leaves out detections scoring below it (named in the notes); None keeps them all.
+    """
     from . import align
     from .pasteback import paste_back
 
     timings = {}
     t = time.perf_counter()
-    found = align.detect_faces(photo, detector, upsample)
+    found = drop_low_scores(align.detect_faces(photo, detector, upsample), min_score)
     timings["detect"], t = time.perf_counter() - t, time.perf_counter()
     crops = align.align_photo(photo, source=source, detections=found) if len(found.rects) else []
     timings["align"], t = time.perf_counter() - t, time.perf_counter()

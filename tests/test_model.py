@@ -145,3 +145,18 @@ def test_bad_inputs_give_clear_errors(net):
         net(torch.zeros(1, 3, 512, 512), BOXES)
     with pytest.raises(ValueError, match="boxes hold 1 items but the image batch holds 2"):
         net(torch.zeros(2, 3, 512, 512), BOXES[None])
+
+
+def test_residual_variant_starts_as_the_identity_with_the_official_keys(net, dictionary):
+    torch.manual_seed(0)
+    residual = DFDNet(DFDNetConfig(vgg_weights=False, ngf=8, residual=True), dictionary).eval()
+    lq, boxes = two_items()
+    with torch.no_grad():
+        out = residual(lq, boxes)
+    torch.testing.assert_close(out, lq.clamp(-1, 1), rtol=0, atol=0)  # zero last conv: output = input
+    # the switch only drops the parameter-free tanh: state-dict keys match the paper's network of the same width
+    plain = DFDNet(DFDNetConfig(vgg_weights=False, ngf=8), dictionary)
+    assert residual.state_dict().keys() == plain.state_dict().keys()
+    residual.head[-1].bias.data.fill_(5.0)  # a large correction saturates at the range's edge, never beyond
+    with torch.no_grad():
+        assert residual(lq, boxes).max().item() == 1.0

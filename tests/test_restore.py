@@ -350,3 +350,16 @@ def test_cli_checks_option_values(option, value, message, capsys):
     with pytest.raises(SystemExit) as info:
         main(["restore", "x.png", "-o", "out", option, value])
     assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_min_score_leaves_out_the_weaker_detections_and_says_so(net, result):
+    scores = sorted(float(c.score) for c in result.crops)
+    assert scores[0] < scores[1]
+    cut = (scores[0] + scores[1]) / 2
+    one = restore.restore_photo(net, result.photo, batch_size=2, min_score=cut)
+    assert [round(float(c.score), 6) for c in one.crops] == [round(scores[1], 6)] and one.faces_found == 2
+    assert len(one.notes) == 1 and f"below --min-score {cut:g}" in one.notes[0]
+    none = restore.restore_photo(net, result.photo, batch_size=2, min_score=scores[1] + 1)
+    assert none.crops == [] and none.faces_found == 2
+    assert "no face scored at least" in none.notes[0] and sum("not restored" in n for n in none.notes) == 2
+    np.testing.assert_array_equal(none.final, result.photo)  # nothing restored: the photo as it was

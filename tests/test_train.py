@@ -37,6 +37,7 @@ def test_profiles_and_config_round_trip():
     quick = profile_config("quick")
     assert quick.steps < profile_config("medium").steps < profile_config("paper").steps
     assert profile_config("paper") == TrainConfig()
+    assert profile_config("medium").residual and not profile_config("paper").residual  # the paper's tanh head
     from dataclasses import asdict
 
     from dfdnet_lite.train import _plain
@@ -109,9 +110,10 @@ def test_training_writes_checkpoint_logs_and_resumes_to_the_same_next_loss(dicti
 def test_the_checkpoint_restores_with_the_restore_module(dictionary, tmp_path):
     from dfdnet_lite.restore import load_generator
 
-    trainer = Trainer(tiny(dictionary, steps=1), tmp_path, device="cpu")
+    trainer = Trainer(tiny(dictionary, steps=1, residual=True), tmp_path, device="cpu")
     trainer.fit(progress=False)
     net = load_generator(tmp_path / CHECKPOINT)
+    assert net.config.residual and net.config.ngf == 8  # the network's switches travel with the weights
     for key, value in trainer.generator.state_dict().items():
         assert torch.equal(value, net.state_dict()[key]), key
     assert (tmp_path / "samples").is_dir() and (tmp_path / "held_out.txt").read_text().count("\n") == 100
@@ -126,6 +128,8 @@ def test_resume_refuses_a_missing_or_different_run(dictionary, tmp_path):
         Trainer(tiny(dictionary), tmp_path, device="cpu")
     with pytest.raises(ValueError, match="ngf"):
         Trainer(tiny(dictionary, ngf=16), tmp_path, device="cpu", resume=True)
+    with pytest.raises(ValueError, match="residual"):
+        Trainer(tiny(dictionary, residual=True), tmp_path, device="cpu", resume=True)
     (tmp_path / CHECKPOINT).write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a readable torch file"):
         Trainer(tiny(dictionary), tmp_path, device="cpu", resume=True)
@@ -196,3 +200,21 @@ def test_cli_train_reports_bad_options(tmp_path, capsys):
     assert "--steps must be at least 1" in capsys.readouterr().err
     assert main(["train", "--out", str(tmp_path), "--profile", "quick"]) == 1
     assert "--dictionary" in capsys.readouterr().err
+
+
+def test_loss_curve_draws_running_means_of_the_log(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dfdnet_lite.train import LOG_FIELDS
+
+    rows = [",".join(LOG_FIELDS)] + [",".join(str(step if k == "step" else (step % 2) * 4.0 if k == "pixel" else 1.0)
+                                              for k in LOG_FIELDS) for step in range(5, 55, 5)]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    lines = {line.get_label(): line for line in loss_curve(tmp_path, smooth=2).get_lines()}
+    assert list(lines["pixel"].get_xdata()) == list(range(10, 55, 5))  # each mean at the last step it covers
+    assert set(lines["pixel"].get_ydata()) == {2.0}  # 0, 4, 0, 4, ... averaged in pairs
+    whole = {line.get_label(): line for line in loss_curve(tmp_path, smooth=50).get_lines()}
+    assert list(whole["pixel"].get_ydata()) == [2.0]  # longer than the log: one mean of all of it
+    with pytest.raises(ValueError, match="smooth"):
+        loss_curve(tmp_path, smooth=0)

@@ -14,7 +14,8 @@ faces | restored | original), landmarks.json (the one-off landmark pass) and hel
 
 profiles (the CPU ones are smaller than the paper's; see dfdnet_lite/train.py PROFILES):
   quick   12 steps, batch 1, decoder width 16, perceptual at 128: exercises the loop (~1-3 min, 2 CPU cores)
-  medium  1200 steps, batch 1, width 32, all three terms (perceptual at 256), one discriminator: ~1 h, 2 CPU cores
+  medium  1200 steps, batch 1, width 32, all three terms (perceptual at 256), one discriminator, residual
+          output (ours: the net adds a correction to its input): ~1 h, 2 CPU cores
   paper   the full network and objective, batch 8, 150k steps: for GPUs (several with torchrun)
 
 examples:
@@ -43,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-dictionary", action="store_true", help="ablation: no DFT blocks (Sec. 4.3)")
     parser.add_argument("--no-cadain", action="store_true", help="ablation: match raw dictionary entries")
     parser.add_argument("--no-confidence", action="store_true", help="ablation: confidence fixed to 1")
+    parser.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None,
+                        help="add the output to the input (ours; default: on in medium, off in quick and paper)")
     parser.add_argument("--vgg-weights", metavar="FILE", help="VGG19 weights for the encoder")
 
 
@@ -56,7 +59,7 @@ def run(args) -> int:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     config = profile_config(args.profile, faces=args.faces, dictionary=args.dictionary, steps=args.steps,
                             batch_size=args.batch_size, num_faces=args.num_faces, seed=args.seed, amp=args.amp,
-                            vgg_weights=args.vgg_weights,
+                            vgg_weights=args.vgg_weights, residual=args.residual,
                             use_dictionary=False if args.no_dictionary else None,
                             use_cadain=False if args.no_cadain else None,
                             use_confidence=False if args.no_confidence else None)
