@@ -33,6 +33,7 @@ COLUMNS = {"psnr": "PSNR (dB) ↑", "ssim": "SSIM ↑", "landmark_distance": "la
            "identity_similarity": "identity ↑", "lpips": "LPIPS ↓", "fid": "FID ↓"}
 PER_FACE = ("psnr", "ssim", "landmark_distance", "identity_similarity", "lpips")  # FID is a set metric
 BYPASSED = "ours, DFT blocks bypassed (not retrained)"
+LOWER_IS_BETTER = frozenset({"landmark_distance", "lpips", "fid"})
 
 
 @dataclass
@@ -158,7 +159,8 @@ class EvalResult:
         return "\n".join(lines + [f"- note: {n}" for n in notes]) + "\n"
 
     def save(self, out) -> Path:
-        """Write results.md, results.csv, per_face.csv and examples_<preset>.png into `out` (Notebook 10)."""
+        """Write results.md, results.csv, per_face.csv, info.json, paired.md (each method against bicubic, when both
+        are here) and examples_<preset>.png into `out` (Notebook 10)."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.md").write_text(self.to_markdown())
@@ -169,6 +171,8 @@ class EvalResult:
                 writer.writeheader()
                 writer.writerows(rows)
         (out / "info.json").write_text(json.dumps(self.info, indent=1, default=str))
+        if any(r["method"] == "bicubic" for r in self.per_face) and len({r["method"] for r in self.per_face}) > 1:
+            (out / "paired.md").write_text(paired_markdown(self.per_face))
         for preset in (p for p, ex in self.examples.items() if ex["names"]):
             self.figure(preset).savefig(out / f"examples_{preset}.png", dpi=80)
         return out
@@ -289,6 +293,71 @@ def evaluate(methods: dict, faces, presets=("x4", "x8"), seed: int = 0, batch_si
         per_face += rows
         table += _mean_rows(per_face, preset, list(run), features, protocols)
     return EvalResult(table, per_face, protocols, info, examples)
+
+
+def paired_differences(per_face: list, baseline: str = "bicubic", n_boot: int = 5000, seed: int = 0) -> list[dict]:
+    """Each method against `baseline` on the same faces, per degradation and per-face metric (Notebook 10).
+
+    Rows: degradation, method, metric, faces (pairs where both values are finite), mean_diff (method
+    minus baseline, in the metric's unit), ci_low / ci_high (95 % percentile bootstrap of that mean,
+    faces resampled with replacement, `n_boot` draws from `seed`), better (share of faces on which
+    the method beats the baseline, in the metric's direction; ties are not better).
+    `per_face` is EvalResult.per_face or the rows of per_face.csv (`read_per_face`).
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for preset in dict.fromkeys(r["degradation"] for r in per_face):
+        rows = [r for r in per_face if r["degradation"] == preset]
+        by = {}
+        for r in rows:
+            by.setdefault(r["method"], {})[r["name"]] = r
+        if baseline not in by:
+            raise ValueError(f"no {baseline!r} rows for {preset}: the methods are {', '.join(by)}")
+        base = by[baseline]
+        for method in (m for m in by if m != baseline):
+            for metric in (k for k in PER_FACE if any(k in r for r in rows)):
+                names = sorted(set(base) & set(by[method]))
+                a = np.array([_value(by[method][n].get(metric)) for n in names])
+                b = np.array([_value(base[n].get(metric)) for n in names])
+                d = (a - b)[np.isfinite(a) & np.isfinite(b)]
+                if not len(d):
+                    continue
+                means = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(1)
+                better = d < 0 if metric in LOWER_IS_BETTER else d > 0
+                out.append({"degradation": preset, "method": method, "metric": metric, "faces": len(d),
+                            "mean_diff": float(d.mean()), "ci_low": float(np.percentile(means, 2.5)),
+                            "ci_high": float(np.percentile(means, 97.5)), "better": float(better.mean())})
+    return out
+
+
+def _value(v) -> float:
+    """A metric value from an EvalResult row or a CSV cell ('' or None = missing)."""
+    return float("nan") if v is None or v == "" else float(v)
+
+
+def read_per_face(path) -> list[dict]:
+    """The rows of a saved per_face.csv (metric values stay strings; `paired_differences` converts them)."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def paired_markdown(per_face: list, baseline: str = "bicubic", **kwargs) -> str:
+    """`paired_differences` as Markdown: one table per degradation (Notebook 10)."""
+    rows = paired_differences(per_face, baseline, **kwargs)
+    lines = [f"# Paired differences to {baseline}", "",
+             f"Per face: method minus {baseline} on the same degraded face; mean over the faces, its 95 % "
+             "bootstrap interval (faces resampled, 5000 draws unless stated), and the share of faces on which "
+             "the method is better (in the metric's direction). An interval that excludes 0 is a difference the "
+             "sample of faces supports; one that contains 0 is not.", ""]
+    for preset in dict.fromkeys(r["degradation"] for r in rows):
+        lines += [f"## {preset}", "", "| method | metric | faces | mean difference | 95 % interval | better on |",
+                  "|---|---|---|---|---|---|"]
+        for r in (r for r in rows if r["degradation"] == preset):
+            digits = 2 if r["metric"] == "psnr" else 4
+            lines.append(f"| {r['method']} | {COLUMNS[r['metric']]} | {r['faces']} | {r['mean_diff']:+.{digits}f} | "
+                         f"[{r['ci_low']:+.{digits}f}, {r['ci_high']:+.{digits}f}] | {r['better']:.0%} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def describe_checkpoint(path) -> str:

@@ -66,6 +66,30 @@ def test_cli_writes_a_table_with_every_row_and_column(cli_run):
     assert figure.shape[1] > figure.shape[0] > 100  # 2 rows x 5 columns (LQ, 3 methods, HQ)
     info = json.loads((cli_run["out"] / "info.json").read_text())
     assert info["target_is_hq"] == {"x4": 2}  # x4 has no colour jitter: the reference is the HQ face itself
+    # paired.md is the saved per-face rows compared again, row for row
+    saved = ev.paired_markdown(ev.read_per_face(cli_run["out"] / "per_face.csv"))
+    assert (cli_run["out"] / "paired.md").read_text() == saved and "| ours | PSNR (dB) ↑ | 2 |" in saved
+
+
+def test_paired_differences_against_known_shifts():
+    rng = np.random.default_rng(0)
+    base = rng.normal(30, 2, 40)
+    rows = []
+    for i, v in enumerate(base):
+        rows.append({"degradation": "x8", "name": f"{i}", "method": "bicubic", "psnr": v, "landmark_distance": 0.02})
+        # a constant +0.5 dB, and a landmark distance lower on 30 of 40 faces; one face without landmarks
+        rows.append({"degradation": "x8", "name": f"{i}", "method": "ours", "psnr": v + 0.5,
+                     "landmark_distance": "" if i == 0 else 0.01 if i <= 30 else 0.03})
+    got = {r["metric"]: r for r in ev.paired_differences(rows, n_boot=500)}
+    assert got["psnr"]["faces"] == 40 and got["psnr"]["better"] == 1.0
+    assert got["psnr"]["mean_diff"] == pytest.approx(0.5) and got["psnr"]["ci_low"] == pytest.approx(0.5)
+    assert got["psnr"]["ci_high"] == pytest.approx(0.5)  # a constant shift: every resample has the same mean
+    lm = got["landmark_distance"]
+    assert lm["faces"] == 39 and lm["better"] == pytest.approx(30 / 39)  # lower is better; the empty cell is left out
+    assert lm["mean_diff"] == pytest.approx((30 * -0.01 + 9 * 0.01) / 39)
+    assert lm["ci_low"] < lm["mean_diff"] < lm["ci_high"] < 0
+    with pytest.raises(ValueError, match="no 'bicubic' rows"):
+        ev.paired_differences([r for r in rows if r["method"] == "ours"])
 
 
 def test_bicubic_psnr_equals_an_independent_computation(cli_run, faces):

@@ -28,7 +28,8 @@ LQ face, the HQ face's boxes where no face is found there (counted). PSNR/SSIM: 
 512 image. LPIPS and FID are computed only when their weights are on disk; otherwise the column
 is skipped with the way to get them.
 Writes into DIR: results.md (a table per degradation with its protocol), results.csv (one row
-per method and degradation), per_face.csv, info.json and examples_<preset>.png.
+per method and degradation), per_face.csv, info.json, paired.md (each method minus bicubic per
+face: mean, 95 % bootstrap interval, share of faces better) and examples_<preset>.png.
 
 example: dfdnet-lite evaluate --checkpoint runs/quick/checkpoint.pt --faces sample --degradation x4,x8 -o runs/eval_quick
 """
@@ -127,5 +128,5 @@ def run(args) -> int:
         print(f"column skipped: {message}", file=sys.stderr)
     result.save(out)
     print(result.to_markdown())
-    print(f"wrote results.md, results.csv, per_face.csv and examples_*.png into {out}")
+    print(f"wrote results.md, results.csv, per_face.csv, paired.md and examples_*.png into {out}")
     return 0
