@@ -149,8 +149,9 @@ def part_thumbs(face: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 def encode_batch(faces: list, boxes: np.ndarray, encode: Encoder, device) -> dict:
     """Part features (B, C*s*s) per (part, scale) of a batch of aligned faces (Sec. 3.2 RoIAlign; Notebook 06)."""
     from .dft import crop_parts
+    from .model import to_net_range
 
-    x = torch.from_numpy(np.stack(faces)).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(device)  # (B, 3, 512, 512)
+    x = to_net_range(faces, device)  # (B, 3, 512, 512) in [-1, 1]
     b = torch.from_numpy(boxes).float().to(device)  # (B, 4, 4)
     out = {}
     for scale, feature in zip(SCALES, encode(x)):

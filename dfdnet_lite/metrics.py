@@ -227,14 +227,12 @@ def lpips(restored: np.ndarray, reference: np.ndarray, net: str = "alex") -> Sco
     """LPIPS v0.1 (Zhang et al. 2018) distance, RGB scaled to [-1, 1], whole image; lower is better (Notebook 10)."""
     import torch
 
+    from .model import to_net_range
+
     _check_pair(restored, reference)
     model = lpips_model(net)
-
-    def tensor(img):  # (1, 3, H, W) in [-1, 1]
-        return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 127.5 - 1
-
-    with torch.no_grad():
-        value = float(model(tensor(restored), tensor(reference)).item())
+    with torch.no_grad():  # each image as (1, 3, H, W) in [-1, 1]
+        value = float(model(to_net_range([restored]), to_net_range([reference])).item())
     return Score("lpips", value, f"LPIPS v0.1 {net}, RGB scaled to [-1, 1], whole image; lower is better")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -16,6 +17,16 @@ from torch import nn
 from . import dft
 from .config import CHANNELS, FACE_SIZE, PARTS, SCALES, entry_shape
 from .encoder import VGGEncoder
+
+
+def to_net_range(images, device=None) -> torch.Tensor:
+    """(B, H, W, 3) uint8 images (an array or a list) as the net's input: (B, 3, H, W) float in [-1, 1] on `device`."""
+    return torch.from_numpy(np.stack(images)).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def from_net_range(x: torch.Tensor) -> np.ndarray:
+    """The inverse of `to_net_range`: (B, 3, H, W) in [-1, 1] (clamped) as (B, H, W, 3) uint8, rounded."""
+    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 @dataclass

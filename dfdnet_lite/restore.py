@@ -254,15 +254,15 @@ def _forward(net, chunk: list, device, dtype, channels_last: bool) -> list[np.nd
     """Restored (512, 512, 3) uint8 faces of one batch of FaceCrops."""
     import torch
 
-    faces = np.stack([c.face for c in chunk])  # (B, 512, 512, 3) uint8
-    lq = torch.from_numpy(faces).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1  # (B, 3, 512, 512) in [-1, 1]
+    from .model import from_net_range, to_net_range
+
+    lq = to_net_range([c.face for c in chunk], device)  # (B, 3, 512, 512) in [-1, 1]
     if channels_last:
         lq = lq.contiguous(memory_format=torch.channels_last)
     boxes = torch.as_tensor(np.stack([c.boxes for c in chunk]), dtype=torch.float32, device=device)  # (B, 4, 4)
     with torch.no_grad(), _autocast(device, dtype):
         restored = net(lq, boxes)  # (B, 3, 512, 512) in [-1, 1]
-    pixels = ((restored.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return list(pixels.permute(0, 2, 3, 1).cpu().numpy())
+    return list(from_net_range(restored))
 
 
 def restore_faces(net, crops: list, batch_size: int = 4, device=None, dtype=None,

@@ -187,6 +187,7 @@ class TrainingFaces:
     def batch(self, step: int, indices: list[int]) -> dict[str, torch.Tensor]:
         """{'lq', 'hq'} (B, 3, 512, 512) in [-1, 1] and 'boxes' (B, 4, 4): degradation seeded by (seed, index, step)."""
         from .degrade import degrade_pair, item_seed
+        from .model import to_net_range
 
         hq, lq, boxes = [], [], []
         for i in indices:
@@ -195,11 +196,7 @@ class TrainingFaces:
             hq.append(target)
             lq.append(low)
             boxes.append(box)
-
-        def to_tensor(images):
-            return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
-
-        return {"hq": to_tensor(hq), "lq": to_tensor(lq), "boxes": torch.as_tensor(np.stack(boxes), dtype=torch.float32)}
+        return {"hq": to_net_range(hq), "lq": to_net_range(lq), "boxes": torch.as_tensor(np.stack(boxes), dtype=torch.float32)}
 
 
 # -------------------------------------------------------------------------------------- trainer

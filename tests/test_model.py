@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -160,3 +161,14 @@ def test_residual_variant_starts_as_the_identity_with_the_official_keys(net, dic
     residual.head[-1].bias.data.fill_(5.0)  # a large correction saturates at the range's edge, never beyond
     with torch.no_grad():
         assert residual(lq, boxes).max().item() == 1.0
+
+
+def test_net_range_round_trip():
+    from dfdnet_lite.model import from_net_range, to_net_range
+
+    images = np.random.default_rng(0).integers(0, 256, (2, 8, 6, 3), dtype=np.uint8)
+    x = to_net_range(list(images))
+    assert x.shape == (2, 3, 8, 6) and x.min() >= -1 and x.max() <= 1
+    assert to_net_range(np.zeros((1, 2, 2, 3), np.uint8)).unique().tolist() == [-1.0]
+    np.testing.assert_array_equal(from_net_range(x), images)  # uint8 -> [-1, 1] -> uint8 is exact
+    assert from_net_range(torch.full((1, 3, 1, 1), 7.0)).tolist() == [[[[255, 255, 255]]]]  # clamped
