@@ -246,9 +246,9 @@ def train_config(args):
 
 
 def _checkpoint_step(path: Path) -> int:
-    import torch
+    from dfdnet_lite.restore import _read_checkpoint
 
-    return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("step", 0))
+    return int(_read_checkpoint(path, mmap=True).get("step", 0))
 
 
 def _check_encoder(config) -> None:

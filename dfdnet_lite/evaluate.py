@@ -362,12 +362,9 @@ def paired_markdown(per_face: list, baseline: str = "bicubic", **kwargs) -> str:
 
 def describe_checkpoint(path) -> str:
     """'path (step N, profile P)' from what a checkpoint stores; the official release says so (Notebook 10)."""
-    import torch
+    from .restore import _read_checkpoint
 
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:  # an old, non-zip file cannot be memory-mapped
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = _read_checkpoint(Path(path), mmap=True)  # the small entries only
     if "generator" not in payload:
         return f"{path} (official DFDNet release, csxmli2016/DFDNet, CC BY-NC-SA 4.0)"
     stored = {"step": payload.get("step"), "profile": (payload.get("train_config") or {}).get("profile")}

@@ -110,12 +110,21 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {line}" if line else type(err).__name__
 
 
-def _read_checkpoint(checkpoint: Path) -> dict:
-    """torch.load(weights_only=True) of a checkpoint; ValueError with a one-line reason if unreadable."""
+def _read_checkpoint(checkpoint: Path, mmap: bool = False) -> dict:
+    """torch.load(weights_only=True) of a checkpoint; ValueError with a one-line reason if unreadable.
+
+    `mmap` maps the file instead of reading it, for callers that only look at its small entries
+    (step, configs); an old non-zip file, which cannot be mapped, is read whole.
+    """
     import torch
 
     try:
-        payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        try:
+            payload = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=mmap)
+        except RuntimeError:
+            if not mmap:
+                raise
+            payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as err:  # random bytes, a truncated zip, an empty file, a pickled module
         raise ValueError(f"checkpoint {checkpoint} is not a readable torch file: {_reason(err)} (expected a state "
                          "dict or a dfdnet-lite checkpoint written by torch.save; the file may be truncated or "

@@ -563,6 +563,7 @@ def ensure_quick_run(root=None, device="cpu", progress: bool = True) -> Path:
 
     from .build import build_dictionary
     from .build import profile_config as build_profile
+    from .restore import _read_checkpoint
 
     runs = Path(root) if root is not None else _runs_root() / "runs"
     dictionary = runs / "dict_quick" / "dictionary.pt"
@@ -574,7 +575,7 @@ def ensure_quick_run(root=None, device="cpu", progress: bool = True) -> Path:
     checkpoint = out / CHECKPOINT
     if checkpoint.is_file():
         try:
-            saved = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)  # reads the config only
+            saved = _read_checkpoint(checkpoint, mmap=True)  # reads the config only
             stored = TrainConfig.from_dict(saved.get("train_config") or {})
             if replace(stored, dictionary=None) == replace(config, dictionary=None) and saved.get("step") == config.steps:
                 return checkpoint

@@ -363,3 +363,16 @@ def test_min_score_leaves_out_the_weaker_detections_and_says_so(net, result):
     assert none.crops == [] and none.faces_found == 2
     assert "no face scored at least" in none.notes[0] and sum("not restored" in n for n in none.notes) == 2
     np.testing.assert_array_equal(none.final, result.photo)  # nothing restored: the photo as it was
+
+
+def test_read_checkpoint_maps_zip_files_and_reads_old_ones_whole(tmp_path):
+    payload = {"step": 3, "w": torch.arange(4.0)}
+    torch.save(payload, tmp_path / "new.pt")
+    torch.save(payload, tmp_path / "old.pt", _use_new_zipfile_serialization=False)  # cannot be memory-mapped
+    for name in ("new.pt", "old.pt"):
+        for mmap in (False, True):
+            got = restore._read_checkpoint(tmp_path / name, mmap=mmap)
+            assert got["step"] == 3 and torch.equal(got["w"], payload["w"]), (name, mmap)
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable torch file"):
+        restore._read_checkpoint(tmp_path / "bad.pt", mmap=True)
