@@ -314,9 +314,10 @@ def paired_differences(per_face: list, baseline: str = "bicubic", n_boot: int = 
         if baseline not in by:
             raise ValueError(f"no {baseline!r} rows for {preset}: the methods are {', '.join(by)}")
         base = by[baseline]
+        metrics_here = [k for k in PER_FACE if any(k in r for r in rows)]
         for method in (m for m in by if m != baseline):
-            for metric in (k for k in PER_FACE if any(k in r for r in rows)):
-                names = sorted(set(base) & set(by[method]))
+            names = sorted(set(base) & set(by[method]))  # the faces both were run on
+            for metric in metrics_here:
                 a = np.array([_value(by[method][n].get(metric)) for n in names])
                 b = np.array([_value(base[n].get(metric)) for n in names])
                 d = (a - b)[np.isfinite(a) & np.isfinite(b)]

@@ -12,8 +12,8 @@ import torch
 
 from dfdnet_lite.dictionary import ComponentDictionary
 from dfdnet_lite.losses import LossConfig
-from dfdnet_lite.train import (CHECKPOINT, TrainConfig, Trainer, TrainingFaces, loss_curve, profile_config, read_log,
-                               split_faces)
+from dfdnet_lite.train import (CHECKPOINT, TrainConfig, Trainer, TrainingFaces, cache_landmarks, loss_curve,
+                               profile_config, read_log, split_faces)
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the smallest real configuration: every term on, a narrow decoder, one small discriminator
@@ -52,26 +52,14 @@ def test_the_held_out_faces_are_never_trained_on():
     assert len(held) == 100 and len(train) == 899 and not set(train) & set(held)
 
 
-def test_batches_depend_on_seed_and_step_only():
+def test_batches_depend_on_seed_and_step_only(tmp_path):
     train, _ = split_faces(TrainConfig(num_faces=6))
-    faces = TrainingFaces(train, _landmarks(train), seed=5)
+    faces = TrainingFaces(train, cache_landmarks(train, tmp_path / "landmarks.json"), seed=5)
     a, b = faces.batch(7, faces.indices(7, 2)), faces.batch(7, faces.indices(7, 2))
     assert faces.indices(7, 2) == faces.indices(7, 2) and torch.equal(a["lq"], b["lq"])
     assert not torch.equal(a["lq"], faces.batch(8, faces.indices(7, 2))["lq"])  # new step, new degradation
     assert a["hq"].shape == a["lq"].shape == (2, 3, 512, 512) and a["boxes"].shape == (2, 4, 4)
     assert -1 <= a["lq"].min() and a["lq"].max() <= 1
-
-
-def _landmarks(paths):
-    from dfdnet_lite.align import detect_faces, landmarks68
-    from dfdnet_lite.files import read_image
-
-    out = {}
-    for p in paths:
-        image = read_image(p)
-        found = detect_faces(image, "hog", 1)
-        out[str(p)] = landmarks68(image, found.rects[0]).tolist() if len(found.rects) else None
-    return out
 
 
 @pytest.mark.slow

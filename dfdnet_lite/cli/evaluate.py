@@ -7,7 +7,6 @@ from pathlib import Path
 
 HELP = "compare restorers on held-out faces: PSNR, SSIM, landmark distance, identity (LPIPS/FID when available)"
 
-OFFICIAL_DIR = Path("weights/official")
 TRAIN_HINT = (
     "train one with `dfdnet-lite build-dictionary --profile quick --out runs/dict_quick` then `dfdnet-lite train "
     "--profile quick --dictionary runs/dict_quick/dictionary.pt --out runs/quick` and pass --checkpoint "
@@ -42,8 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", metavar="PATH", help="our OUT/checkpoint.pt (or an official latest_net_G.pth)")
     parser.add_argument("--dictionary", metavar="PATH", help="dictionary of --checkpoint (default: the one it stores)")
     parser.add_argument("--no-dictionary-checkpoint", metavar="PATH", help="a net trained without DFT blocks (the ablation)")
+    from dfdnet_lite.restore import OFFICIAL_ROOT
+
     parser.add_argument("--official-checkpoint", metavar="PATH",
-                        help=f"official latest_net_G.pth (default: the one under {OFFICIAL_DIR}, if there)")
+                        help=f"official latest_net_G.pth (default: the one under {OFFICIAL_ROOT}, if there)")
     parser.add_argument("--official-dictionary", metavar="DIR",
                         help="official DictionaryCenter512 (default: beside the release)")
     parser.add_argument("--faces", default="sample", metavar="DIR",
@@ -82,7 +83,7 @@ def _check(args) -> None:
 def _methods(args, device) -> tuple[dict, dict, list]:
     """name -> method, name -> checkpoint description, and notes (skipped rows)."""
     from dfdnet_lite.evaluate import BYPASSED, bicubic, describe_checkpoint, net_method
-    from dfdnet_lite.restore import OFFICIAL_GENERATOR, load_generator
+    from dfdnet_lite.restore import OFFICIAL_GENERATOR, OFFICIAL_ROOT, load_generator
 
     ours = load_generator(args.checkpoint, args.dictionary, device=device)
     methods, described, notes = {"bicubic": bicubic, "ours": ours}, {"ours": describe_checkpoint(args.checkpoint)}, []
@@ -94,13 +95,13 @@ def _methods(args, device) -> tuple[dict, dict, list]:
         described[BYPASSED] = "the `ours` weights run with DFDNetConfig.use_dictionary=False (no retraining)"
     else:
         notes.append("ours has no DFT blocks (use_dictionary=False): no bypassed row")
-    official = Path(args.official_checkpoint or OFFICIAL_DIR / OFFICIAL_GENERATOR)
+    official = Path(args.official_checkpoint or OFFICIAL_ROOT / OFFICIAL_GENERATOR)
     if official.is_file():
         methods["official"] = load_generator(official, official_dictionary_dir=args.official_dictionary, device=device)
         described["official"] = describe_checkpoint(official)
     else:
         notes.append(f"official: skipped, {official} not found; download it with `python data_scripts/download_official.py "
-                     f"--out {OFFICIAL_DIR}` (CC BY-NC-SA 4.0) or pass --official-checkpoint PATH --official-dictionary DIR")
+                     f"--out {OFFICIAL_ROOT}` (CC BY-NC-SA 4.0) or pass --official-checkpoint PATH --official-dictionary DIR")
         print(notes[-1], file=sys.stderr)
     return methods, described, notes
 
