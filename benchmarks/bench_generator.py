@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -87,12 +86,9 @@ def time_official_code(device, repeats: int) -> "float | None":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import official_parity as op
 
-    repo = op.official_repo()
-    if repo is None:
+    theirs = op.official_eval_net(device)
+    if theirs is None:
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        theirs, _, _ = op.build_official(repo, Path(tmp))
-    theirs = theirs.to(device).eval()
     lq, boxes = inputs(1, device)
     locations = [boxes[:, p].int() for p in range(4)]
 

@@ -23,7 +23,6 @@ import argparse
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -94,12 +93,8 @@ def official_net(device):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import official_parity as op
 
-    repo = op.official_repo()
-    if repo is None:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        theirs, _, _ = op.build_official(repo, Path(tmp))
-    return OfficialForward(theirs.to(device).eval())
+    theirs = op.official_eval_net(device)
+    return None if theirs is None else OfficialForward(theirs)
 
 
 def run_config(net, photos, batch: int, dtype, device) -> dict:

@@ -102,6 +102,16 @@ def build_official(repo: Path, work: Path, seed: int = 0):
     return net, work / "official_generator.pth", work / "DictionaryCenter512"
 
 
+def official_eval_net(device, seed: int = 0):
+    """The official UNetDictFace with random weights on `device` in eval mode, or None without the official code."""
+    repo = official_repo()
+    if repo is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        net, _, _ = build_official(repo, Path(tmp), seed)
+    return net.to(device).eval()
+
+
 def manifest_of(net) -> dict:
     """Keys, shapes and kinds of the official state dict, and the official parameter count."""
     param_ids, first_name, keys = {id(p) for p in net.parameters()}, {}, []
