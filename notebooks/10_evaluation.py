@@ -329,7 +329,7 @@ else:
 
 # %% [markdown]
 # **Reading the medium table.** The committed run (`benchmarks/medium_run/`) beats bicubic at x8 on
-# PSNR (+0.6 dB, better on 99 of 99 faces) and on landmark distance, and dlib finds a face on every
+# PSNR (+0.6 dB, better on 98 of 99 faces) and on landmark distance, and dlib finds a face on every
 # restored x8 face where it misses 4 of the bicubic ones; `paired.md` beside the table gives each
 # difference with a 95 % bootstrap interval. The gain is small, and the bypassed row is within
 # 0.05 dB of it: after an hour of CPU, with a K = 16 dictionary of 287 faces, most of what the
