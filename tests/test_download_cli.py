@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from dfdnet_lite import restore
 from dfdnet_lite.cli import download as cli_download
@@ -90,3 +91,7 @@ def test_script_argv_uses_the_default_folders():
     args = parser.parse_args(["ffhq", "--num", "7", "--size", "512", "--timeout", "3"])
     assert cli_download.script_argv(args) == ["--out", "data/ffhq", "--num", "7", "--size", "512", "--timeout", "3.0"]
 
+
+
+def test_the_official_release_goes_where_restore_and_evaluate_look_for_it():
+    assert Path(cli_download.DATASETS["official"][1]) == restore.OFFICIAL_ROOT
